@@ -1,0 +1,1 @@
+"""The built-in documents (the Casey Review and its coverage) with their metadata."""
