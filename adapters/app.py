@@ -1,0 +1,81 @@
+"""The composition root: configuration in, a wired-up core out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.briefing_commands import build_table
+from bot.core import BriefingBot
+from bot.documents import default_corpus_dir, load_corpus
+from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
+from bot.search import SearchIndex
+from bot.services import Services
+from bot.views import Views
+
+logger = logging.getLogger(__name__)
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "inquiry-bot"
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus_dir: Path
+    cache_dir: Path | None
+    db_path: Path | None
+    timezone: str = "Europe/London"
+    bot_name: str = "InquiryBot"
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        corpus: str | None = None,
+        db: str | None = None,
+        no_cache: bool = False,
+    ) -> Config:
+        env = os.environ if env is None else env
+        corpus_dir = corpus or env.get("INQUIRY_BOT_CORPUS")
+        cache = env.get("INQUIRY_BOT_CACHE")
+        db_path = db or env.get("INQUIRY_BOT_DB")
+        return cls(
+            corpus_dir=Path(corpus_dir).expanduser() if corpus_dir else default_corpus_dir(),
+            cache_dir=None if no_cache else Path(cache) if cache else default_cache_dir(env),
+            db_path=Path(db_path).expanduser() if db_path else None,
+            timezone=env.get("INQUIRY_BOT_TIMEZONE", "Europe/London"),
+            bot_name=env.get("INQUIRY_BOT_NAME", "InquiryBot"),
+        )
+
+
+def build_services(
+    config: Config,
+    moderators: ModeratorCheck | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    corpus = load_corpus(config.corpus_dir)
+    index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir)
+    logger.info(
+        "loaded %d documents (%d passages) from %s",
+        len(corpus.documents),
+        len(index.passages),
+        config.corpus_dir,
+    )
+    return Services(
+        corpus=corpus,
+        index=index,
+        views=Views(),
+        moderators=moderators or EveryoneModerates(),
+        clock=clock or SystemClock(),
+        bot_name=config.bot_name,
+        default_timezone=config.timezone,
+    )
+
+
+def build_bot(services: Services) -> BriefingBot:
+    return BriefingBot(services, build_table())

@@ -1,0 +1,84 @@
+"""``inquiry-bot``: the command-line entry point. The only place that configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from adapters.app import Config, build_bot, build_services
+from adapters.console import ConsoleChat
+from bot.errors import BotError
+
+logger = logging.getLogger(__name__)
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--corpus", metavar="DIR", help="folder of .txt/.md documents (default: built-in)"
+    )
+    common.add_argument("--db", metavar="PATH", help="SQLite database file")
+    common.add_argument("--no-cache", action="store_true", help="do not cache the search index")
+    common.add_argument(
+        "--log-level",
+        default=os.environ.get("INQUIRY_BOT_LOG_LEVEL", "WARNING"),
+        help="DEBUG, INFO, WARNING (default) or ERROR",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inquiry-bot", description="A chat bot for public inquiry briefings."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common()
+    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal")
+    chat.add_argument("--chat", default="console", metavar="ID", help="console chat id")
+    chat.add_argument("--json", action="store_true", help="one JSON object a line")
+    ask = sub.add_parser("ask", parents=[common], help="answer one message and exit")
+    ask.add_argument("message", nargs="+", help="a question or a command")
+    ask.add_argument("--chat", default="console", metavar="ID", help="console chat id")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.WARNING),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    config = Config.from_env(corpus=args.corpus, db=args.db, no_cache=args.no_cache)
+    services = build_services(config)
+    console = ConsoleChat(build_bot(services), args.chat, json_mode=args.json)
+    if args.command == "ask":
+        print(await console.exchange(" ".join(args.message)))
+    elif sys.stdin.isatty() and not args.json:
+        await console.run_interactive(sys.stdin, sys.stdout)
+    else:
+        await console.run_script(sys.stdin, sys.stdout)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return asyncio.run(_chat(args))
+    except BotError as err:
+        print(f"inquiry-bot: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The core's error hierarchy.
+
+A :class:`UserInputError` is the user's to fix: its message is the reply. Anything else
+that escapes a handler is a bug: the router logs it with its traceback and apologises.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class UserInputError(BotError):
+    """Bad input from the user; ``str(err)`` is a friendly, specific reply."""
+
+
+class NotAModerator(UserInputError):
+    def __init__(self, what: str = "change this chat's settings") -> None:
+        super().__init__(f"Only this chat's moderators (its admins) can {what}.")
+
+
+class ConfigError(BotError):
+    """The operator's configuration is wrong (bad path, newer database, ...)."""

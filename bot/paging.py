@@ -1,0 +1,114 @@
+"""Splits long replies into pages a chat can step through (/more, or buttons)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+from bot.errors import UserInputError
+from bot.messages import Button, Line, Reply, Span
+
+EXPIRED = "That list has expired. Send the command again to get it afresh."
+
+
+@dataclass(frozen=True)
+class _Paged:
+    token: str
+    pages: tuple[tuple[Line, ...], ...]
+    first: Reply  # keeps citations, items and results of the whole answer
+
+
+class Pager:
+    """Remembers each chat's latest long reply (bounded: least recently used chats go first)."""
+
+    def __init__(self, page_chars: int = 2800, max_chats: int = 10_000) -> None:
+        self.page_chars = page_chars
+        self.max_chats = max_chats
+        self._chats: OrderedDict[str, _Paged] = OrderedDict()
+        self._tokens = itertools.count(1)
+        self.current: dict[str, int] = {}
+
+    def paginate(self, chat_key: str, reply: Reply) -> Reply:
+        if reply.pages > 1 or _length(reply.lines) <= self.page_chars:
+            return reply
+        pages = _split(reply.lines, self.page_chars)
+        paged = _Paged(str(next(self._tokens)), pages, reply)
+        self._chats[chat_key] = paged
+        self._chats.move_to_end(chat_key)
+        while len(self._chats) > self.max_chats:
+            self._chats.popitem(last=False)
+        return self._page(chat_key, paged, 1)
+
+    def more(self, chat_key: str) -> Reply:
+        paged = self._chats.get(chat_key)
+        if paged is None:
+            raise UserInputError("There is nothing more to show. Ask a question or send /help.")
+        current = self.current.get(chat_key, 1)
+        if current >= len(paged.pages):
+            raise UserInputError(
+                f"That was the last page ({len(paged.pages)} of {len(paged.pages)})."
+            )
+        return self._page(chat_key, paged, current + 1)
+
+    def page(self, chat_key: str, token: str, number: int) -> Reply:
+        paged = self._chats.get(chat_key)
+        if paged is None or paged.token != token or not 1 <= number <= len(paged.pages):
+            raise UserInputError(EXPIRED)
+        return self._page(chat_key, paged, number)
+
+    def _page(self, chat_key: str, paged: _Paged, number: int) -> Reply:
+        self.current[chat_key] = number
+        total = len(paged.pages)
+        footer: Line = (Span(f"Page {number} of {total}", italic=True),)
+        if number < total:
+            footer += (Span(" · send /more for the next page", italic=True),)
+        nav: list[Button] = []
+        if number > 1:
+            nav.append(Button("◀ Previous", f"/page {paged.token} {number - 1}"))
+        if number < total:
+            nav.append(Button("Next ▶", f"/page {paged.token} {number + 1}"))
+        first = paged.first
+        return replace(
+            first,
+            lines=(*paged.pages[number - 1], (), footer),
+            buttons=((tuple(nav),) if nav else ()) + first.buttons,
+            page=number,
+            pages=total,
+            items=first.items if number == 1 else (),
+            results=first.results if number == 1 else (),
+        )
+
+
+def _length(lines: tuple[Line, ...]) -> int:
+    return sum(len(span.text) for line in lines for span in line) + len(lines)
+
+
+def _blocks(lines: tuple[Line, ...]) -> list[tuple[Line, ...]]:
+    """Paragraphs: runs of lines between blank lines (a page never splits one if it can help it)."""
+    blocks: list[tuple[Line, ...]] = []
+    current: list[Line] = []
+    for line in lines:
+        if line:
+            current.append(line)
+        elif current:
+            blocks.append(tuple(current))
+            current = []
+    if current:
+        blocks.append(tuple(current))
+    return blocks
+
+
+def _split(lines: tuple[Line, ...], limit: int) -> tuple[tuple[Line, ...], ...]:
+    pages: list[list[Line]] = [[]]
+    size = 0
+    for block in _blocks(lines):
+        block_size = _length(block) + 1
+        if pages[-1] and size + block_size > limit:
+            pages.append([])
+            size = 0
+        if pages[-1]:
+            pages[-1].append(())
+        pages[-1].extend(block)
+        size += block_size
+    return tuple(tuple(page) for page in pages)
