@@ -21,7 +21,7 @@ class Clock(Protocol):
 
 
 class ModeratorCheck(Protocol):
-    """Answers "may this sender change this chat's settings?" (admins; the user in a private chat)."""
+    """May this sender change this chat's settings? (Admins; the user in a private chat.)"""
 
     async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool: ...
 
