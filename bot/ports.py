@@ -36,3 +36,17 @@ class EveryoneModerates:
 
     async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
         return True
+
+
+class PlatformModerators:
+    """Asks the moderator check of the chat's own platform; unknown platforms say no."""
+
+    def __init__(self, checks: dict[str, ModeratorCheck] | None = None) -> None:
+        self.checks: dict[str, ModeratorCheck] = dict(checks or {})
+
+    def register(self, platform: str, check: ModeratorCheck) -> None:
+        self.checks[platform] = check
+
+    async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
+        check = self.checks.get(chat.platform)
+        return bool(check and await check.is_moderator(chat, sender))
