@@ -43,60 +43,63 @@ _SHORTCODE = re.compile(
 )
 _SHORTCODE_LINE = re.compile(r"\[/?[a-z][a-z0-9_-]*\]")
 
-# Whole lines that are page furniture (matched against the entire stripped line, any case).
-_FURNITURE_LINES = tuple(
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"\d+\s+\d+\s+votes?",
-        r"article rating",
-        r"subscribe",
-        r"notify of",
-        r"\d+\s+comments?",
-        r"inline feedbacks?",
-        r"view all comments",
-        r"would love your thoughts,?\s+please comment\.?x?",
-        r"discover more from\b.*",
-        r"subscribe now to keep reading\b.*",
-        r"continue reading\W*",
-        r"(?:also read|read also|read more)\s*[-–—:|].*",
-        r"share this(?: article| story| page)?:?",
-        r"like this:?",
-        r"loading\.*",
-        r"(?:read|download|view)(?: the)?(?: full)? (?:report|document|pdf)\b.{0,40}",
-        r".{0,60}\(pdf\)",
-        r"want a quick and expert briefing\b.*",
-        r".*\b(?:listen to our|subscribe to our|sign up (?:to|for) our|follow us on)\b.*",
-        r"(?:photo|picture|image|photograph)s?(?: credits?)?:\s.{0,80}",
-        # bare page numbers and counters, lone symbols or letters ("0", "x", "×", "()")
-        r"\d+",
-        r"[^\w\s]*[^\W\d_]?[^\w\s]*",
-    )
-) + (
-    # A caption ending in a credit: "... Barking Credit: Met Police". The credit itself must
-    # be a short run of capitalised words, so a heading like "Universal Credit: the impact"
-    # is not taken for one.
-    re.compile(r".*\bCredits?:\s*(?:[A-Z][\w'’&.-]*\s?){1,5}"),
+# Whole lines that are page furniture, matched against the entire stripped line. One
+# alternation, so each line is tested once.
+_FURNITURE_PATTERNS = (
+    r"(?i:\d+\s+\d+\s+votes?)",
+    r"(?i:article rating)",
+    r"(?i:subscribe)",
+    r"(?i:notify of)",
+    r"(?i:\d+\s+comments?)",
+    r"(?i:inline feedbacks?)",
+    r"(?i:view all comments)",
+    r"(?i:would love your thoughts,?\s+please comment\.?x?)",
+    r"(?i:discover more from\b.*)",
+    r"(?i:subscribe now to keep reading\b.*)",
+    r"(?i:continue reading\W*)",
+    r"(?i:(?:also read|read also|read more)\s*[-–—:|].*)",
+    r"(?i:share this(?: article| story| page)?:?)",
+    r"(?i:like this:?)",
+    r"(?i:loading\.*)",
+    r"(?i:(?:read|download|view)(?: the)?(?: full)? (?:report|document|pdf)\b.{0,40})",
+    r"(?i:.{0,60}\(pdf\))",
+    r"(?i:want a quick and expert briefing\b.*)",
+    r"(?i:.*\b(?:listen to our|subscribe to our|sign up (?:to|for) our|follow us on)\b.*)",
+    r"(?i:(?:photo|picture|image|photograph)s?(?: credits?)?:\s.{0,80})",
+    # A caption ending in a credit: "... Barking Credit: Met Police". The credit must be a
+    # short run of capitalised words, so "Universal Credit: the impact" is not taken for one.
+    r".*\bCredits?:\s*(?:[A-Z][\w'’&.-]*\s?){1,5}",
+    # bare page numbers and counters, lone symbols or letters ("0", "x", "×", "()")
+    r"\d+",
+    r"[^\w\s]*[^\W\d_]?[^\w\s]*",
 )
+_FURNITURE = re.compile("|".join(_FURNITURE_PATTERNS))
+_MAX_FURNITURE_CHARS = 300  # furniture is short; long lines are the document's own text
 
 # Footnote markers --------------------------------------------------------------------------------
+# Every run of one to three digits is checked against what is glued before it:
+#   `told me:”8 Reverend`    after a closing quote
+#   `purpose.12 The`         after a word's full stop or colon, before a new sentence
+#   `cases,4 and`            after a word's comma or semicolon
+#   `reactive10 capabilities` after a word in lower case. Codes such as "MO19" have capitals
+#                            inside and file names such as "page2.html" go on after the dot:
+#                            both are kept, as are numbers standing alone ("25 detectives").
 
-# `told me:”8 Reverend`: digits glued after a closing quote.
-_FOOTNOTE_AFTER_QUOTE = re.compile(r"(?<=\S)([”\"’])\d{1,3}(?=\s|$)")
-# `purpose.12 The`: digits glued after a word's full stop or colon, before a new sentence.
-_FOOTNOTE_AFTER_STOP = re.compile(r"(?<=[a-z)”’\"][.:])\d{1,3}(?=\s+[A-Z“\"‘(]|\s*$)")
-# `cases,4 and`: digits glued after a word's comma or semicolon.
-_FOOTNOTE_AFTER_COMMA = re.compile(r"(?<=[a-z)”’\"][,;])\d{1,3}(?=\s)")
-# `reactive10 capabilities`: digits glued to a lower-case word. Codes such as "MO19" have
-# capitals inside, file names such as "page2.html" continue after the dot: both are kept.
-_FOOTNOTE_AFTER_WORD = re.compile(
-    r"\b([A-Za-z][a-z]{2,})\d{1,3}(?=[\s,;:)]|\.(?:\s|$)|$)", re.MULTILINE
-)
+_DIGITS = re.compile(r"\d+")
+_CLOSING_QUOTES = '”"’'
+_WORD_END = re.compile(r"(?:^|[^\w’'])[A-Za-z][a-z]{2,}$")
+_AFTER_STOP = re.compile(r"[ \t]+[A-Z“\"‘(]|[ \t]*(?:\n|$)")
+_AFTER_WORD = re.compile(r"[\s,;:)]|\.(?:\s|$)|$")
 
 # Line structure --------------------------------------------------------------------------------
 
 _TERMINAL = re.compile(r"[.!?:;…][\"”’')\]]*$")
 _LIST_MARKER = re.compile(r"^(?:[ivxlcdm]+|[a-z])[.)]\s")
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Runs of spaces and any other horizontal white space; a lone plain space is left as it is.
+_SPACES = re.compile(
+    r"[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000][ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
+    r"| [ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+)
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SLUG = re.compile(r"[a-z][a-z -]*")
 _BODY_LINE_WORDS = 20
@@ -114,13 +117,12 @@ def clean_text(raw: str) -> str:
     text = _strip_html(text)
     text = _INVISIBLE.sub("", text)
     text = _LEADING_DATE.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line.strip() for line in _SPACES.sub(" ", text).split("\n")]
     lines = [_remove_shortcodes(line) for line in lines]
     lines = ["" if _is_furniture(line) else line for line in lines]
     lines = _drop_header_repeats(lines)
-    lines = [_strip_footnote_markers(line) for line in lines]
     lines = _join_broken_lines(lines)
-    return _collapse_blank_lines(lines)
+    return _strip_footnote_markers(_collapse_blank_lines(lines))
 
 
 def _strip_html(text: str) -> str:
@@ -144,7 +146,9 @@ def _remove_shortcodes(line: str) -> str:
 
 
 def _is_furniture(line: str) -> bool:
-    return bool(line) and any(pattern.fullmatch(line) for pattern in _FURNITURE_LINES)
+    if not line or len(line) > _MAX_FURNITURE_CHARS:
+        return False
+    return _FURNITURE.fullmatch(line) is not None
 
 
 def _drop_header_repeats(lines: list[str]) -> list[str]:
@@ -172,13 +176,36 @@ def _drop_header_repeats(lines: list[str]) -> list[str]:
     return kept
 
 
-def _strip_footnote_markers(line: str) -> str:
-    if not any(ch.isdigit() for ch in line):
-        return line
-    line = _FOOTNOTE_AFTER_QUOTE.sub(r"\1", line)
-    line = _FOOTNOTE_AFTER_STOP.sub("", line)
-    line = _FOOTNOTE_AFTER_COMMA.sub("", line)
-    return _FOOTNOTE_AFTER_WORD.sub(r"\1", line)
+def _strip_footnote_markers(text: str) -> str:
+    kept: list[str] = []
+    last = 0
+    for match in _DIGITS.finditer(text):
+        if match.end() - match.start() <= 3 and _is_footnote_marker(
+            text, match.start(), match.end()
+        ):
+            kept.append(text[last : match.start()])
+            last = match.end()
+    kept.append(text[last:])
+    return "".join(kept)
+
+
+def _is_footnote_marker(text: str, start: int, end: int) -> bool:
+    if start < 2:
+        return False
+    glued, before = text[start - 1], text[start - 2]
+    if glued in _CLOSING_QUOTES:
+        return not before.isspace() and (end == len(text) or text[end].isspace())
+    if glued in ".:,;":
+        if not (before.islower() or before in ")" + _CLOSING_QUOTES):
+            return False
+        if glued in ",;":
+            return end < len(text) and text[end].isspace()
+        return bool(_AFTER_STOP.match(text, end))
+    if glued.islower():
+        return bool(_WORD_END.search(text, max(0, start - 40), start)) and bool(
+            _AFTER_WORD.match(text, end)
+        )
+    return False
 
 
 def _join_broken_lines(lines: list[str]) -> list[str]:

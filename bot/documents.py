@@ -1,0 +1,218 @@
+"""Load the bot's documents from a folder: text files with optional JSON metadata sidecars.
+
+A folder holds ``*.txt`` and ``*.md`` documents. ``name.txt`` may have ``name.json`` beside
+it with ``title``, ``outlet``, ``date`` (ISO), ``kind`` ("report" or "news") and ``url``; every
+key is optional. Without a sidecar the file name stands for the title. Texts are cleaned
+(``bot.cleaning``) and the report's findings, recommendations and contents read from it
+(``bot.structure``) once, at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bot.cleaning import clean_text
+from bot.model import Corpus, Document, DocumentMeta, ReviewStructure, Section
+from bot.structure import extract_structure
+
+logger = logging.getLogger(__name__)
+
+DOCUMENT_SUFFIXES = (".txt", ".md")
+_META_KEYS = frozenset({"title", "outlet", "date", "kind", "url"})
+
+_MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
+
+
+class CorpusError(Exception):
+    """The documents cannot be loaded; the message names the folder or file at fault."""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A cleaned document with what was read from it (empty for a news report)."""
+
+    document: Document
+    structure: ReviewStructure
+    sections: tuple[Section, ...]
+
+
+def default_corpus_dir() -> Path:
+    """The folder of built-in documents: the installed ``seeds`` package."""
+    return Path(str(resources.files("seeds")))
+
+
+def load_corpus(directory: Path) -> Corpus:
+    """Load every ``*.txt`` and ``*.md`` document in `directory`, sorted by file name."""
+    if not directory.is_dir():
+        raise CorpusError(f"document folder not found: {directory}")
+    paths = sorted(
+        p for p in directory.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES and p.is_file()
+    )
+    if not paths:
+        raise CorpusError(f"no .txt or .md documents in {directory}")
+    _check_unique_ids(paths)
+    corpus = build_corpus([parse_file(path) for path in paths])
+    logger.info(
+        "loaded %d documents from %s: %d findings, %d recommendations",
+        len(corpus.documents),
+        directory,
+        len(corpus.structure.findings),
+        len(corpus.structure.recommendations),
+    )
+    return corpus
+
+
+def load_document(path: Path) -> Document:
+    """One document file, cleaned, with its metadata sidecar if there is one."""
+    return parse_file(path).document
+
+
+def parse_file(path: Path) -> ParsedDocument:
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise CorpusError(f"document not found: {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    if path.suffix.lower() == ".md":
+        raw = _markdown_to_text(raw)
+    return parse_document(raw, read_meta(path))
+
+
+def document_from_text(text: str, meta: DocumentMeta) -> Document:
+    """Clean `text` and, for a report, mark its sections (findings, recommendations...)."""
+    return parse_document(text, meta).document
+
+
+def parse_document(text: str, meta: DocumentMeta) -> ParsedDocument:
+    cleaned = clean_text(text)
+    structure, sections = extract_structure(cleaned, meta.id)
+    # Only a report's sections are cited by name; a news report's numbered list is not a finding.
+    shown = sections if meta.kind == "report" else ()
+    return ParsedDocument(Document(meta, cleaned, shown), structure, sections)
+
+
+def build_corpus(parsed: Sequence[ParsedDocument]) -> Corpus:
+    """Put documents together; the review's structure comes from the report.
+
+    The report is the document marked ``kind: report`` where findings or recommendations were
+    found; if none is marked, the first document where they were found.
+    """
+    source = _structure_source(parsed)
+    documents: list[Document] = []
+    for item in parsed:
+        doc = item.document
+        if item is source and not doc.sections:
+            doc = replace(doc, sections=item.sections)
+        documents.append(doc)
+    structure = source.structure if source else ReviewStructure()
+    if source and not structure.chapters:
+        # The contents may come from another report document (a separate front matter file).
+        chapters = next(
+            (p.structure.chapters for p in _reports(parsed) if p.structure.chapters), ()
+        )
+        structure = replace(structure, chapters=chapters)
+    return Corpus(tuple(documents), structure)
+
+
+def _reports(parsed: Sequence[ParsedDocument]) -> list[ParsedDocument]:
+    return [p for p in parsed if p.document.meta.kind == "report"]
+
+
+def _structure_source(parsed: Sequence[ParsedDocument]) -> ParsedDocument | None:
+    def has_items(p: ParsedDocument) -> bool:
+        return bool(p.structure.findings or p.structure.recommendations)
+
+    reports = _reports(parsed)
+    if reports:
+        return next((p for p in reports if has_items(p)), reports[0])
+    return next((p for p in parsed if has_items(p)), None)
+
+
+def read_meta(path: Path) -> DocumentMeta:
+    """Metadata for a document file: its JSON sidecar, else its file name."""
+    doc_id = path.stem
+    fallback = DocumentMeta(id=doc_id, title=_title_from_name(doc_id))
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return fallback
+    data = _read_json_object(sidecar)
+    unknown = sorted(set(data) - _META_KEYS)
+    if unknown:
+        logger.warning("%s: ignoring unknown keys %s", sidecar, ", ".join(unknown))
+    title = _optional_str(data, "title", sidecar) or fallback.title
+    kind = _optional_str(data, "kind", sidecar) or fallback.kind
+    return DocumentMeta(
+        id=doc_id,
+        title=title,
+        outlet=_optional_str(data, "outlet", sidecar),
+        date=_optional_date(data, sidecar),
+        kind=kind,
+        url=_optional_str(data, "url", sidecar),
+    )
+
+
+def _title_from_name(stem: str) -> str:
+    return " ".join(stem.replace("-", " ").replace("_", " ").split()) or stem
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise CorpusError(
+            f"{path}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    if not isinstance(data, dict):
+        raise CorpusError(f"{path}: metadata must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _optional_str(data: dict[str, Any], key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CorpusError(f"{path}: {key!r} must be a string or null, not {value!r}")
+    return value.strip() or None
+
+
+def _optional_date(data: dict[str, Any], path: Path) -> str | None:
+    value = _optional_str(data, "date", path)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise CorpusError(
+            f"{path}: 'date' must be an ISO date like 2023-03-21, not {value!r}"
+        ) from exc
+
+
+def _check_unique_ids(paths: Sequence[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise CorpusError(
+                f"two documents share the name {path.stem!r}: {seen[path.stem]} and {path}"
+            )
+        seen[path.stem] = path
+
+
+def _markdown_to_text(text: str) -> str:
+    """Drop Markdown's heading marks, link targets and emphasis; keep the words."""
+    text = _MD_HEADING.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    return _MD_EMPHASIS.sub("", text)
