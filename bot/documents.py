@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cleaning import clean_text
+from bot.errors import ConfigError
 from bot.model import Corpus, Document, DocumentMeta, ReviewStructure, Section
 from bot.structure import extract_structure
 
@@ -33,8 +34,11 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
 
 
-class CorpusError(Exception):
-    """The documents cannot be loaded; the message names the folder or file at fault."""
+class CorpusError(ConfigError):
+    """The documents cannot be loaded; the message names the folder or file at fault.
+
+    A configuration error, so front ends report it as the operator's to fix, not as a crash.
+    """
 
 
 @dataclass(frozen=True)
