@@ -1,0 +1,488 @@
+"""Passage search over the inquiry's documents: BM25 ranking, one result per quotation.
+
+Documents are cut into quotable passages (see :mod:`bot.search_text`), indexed with
+bm25s, and the built index is cached on disk so that restarts are quick. A query gets
+the best passages, each with a short highlighted excerpt; when several outlets carry
+the same quotation only the best-scoring copy is shown and the others are listed in
+``also_in``. Misspelt words are corrected from the corpus's own vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+from bot.model import Document
+from bot.search_excerpt import Segment, make_excerpt
+from bot.search_lexicon import Lexicon
+from bot.search_text import (
+    TOKENIZER_VERSION,
+    Passage,
+    Stems,
+    content_words,
+    plain_words,
+    split_passages,
+    tokenize,
+)
+
+__all__ = [
+    "Hit",
+    "Passage",
+    "SearchIndex",
+    "SearchResult",
+    "SearchSettings",
+    "split_passages",
+    "tokenize",
+]
+
+logger = logging.getLogger(__name__)
+
+_CACHE_FORMAT = 1
+_CACHE_PREFIX = "search-index-"
+_CACHE_KEEP = 4  # cache files kept per directory; older ones are stale builds
+_MAX_QUERY_CHARS = 20_000  # enough for any question; bounds work on pasted text
+_MAX_QUERY_TOKENS = 1_000
+_MAX_SHARED_GROUP = 50  # a run shared by more passages is boilerplate, not a quotation
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Ranking knobs. They are part of the cache key: changing one rebuilds the index."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    shared_run: int = 8  # words in a row two outlets must share to be one quotation
+    per_document: int = 2  # hits per document before other documents get a turn
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    excerpt: tuple[Segment, ...]  # (text, matched) runs, at most ~240 chars
+    also_in: tuple[str, ...] = ()  # other documents carrying the same quotation
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    terms: tuple[str, ...]  # the query's content words as searched (after corrections)
+    hits: tuple[Hit, ...]
+    suggestions: tuple[str, ...] = ()  # corpus words near misspelt or unknown words
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed, searched) word pairs
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Everything a built index needs besides the passages; what the cache stores."""
+
+    data: FloatArray  # bm25s's precomputed scores, CSC by term
+    indices: npt.NDArray[np.int32]
+    indptr: IntArray
+    stems: tuple[str, ...]  # term id -> stem
+    words: tuple[str, ...]  # surface words, for corrections and suggestions
+    word_counts: tuple[int, ...]
+    shared_indptr: IntArray  # passage -> passages elsewhere sharing a quotation (CSR)
+    shared_indices: IntArray
+
+
+# --- building -------------------------------------------------------------------
+
+
+def _passages_of(documents: Sequence[Document]) -> tuple[Passage, ...]:
+    passages: list[Passage] = []
+    for doc in documents:
+        passages.extend(split_passages(doc, first_id=len(passages)))
+    return tuple(passages)
+
+
+def _cache_key(passages: Sequence[Passage], settings: SearchSettings) -> str:
+    digest = hashlib.sha256()
+    header = [_CACHE_FORMAT, TOKENIZER_VERSION, bm25s.__version__, repr(settings)]
+    digest.update(json.dumps(header).encode())
+    for passage in passages:
+        digest.update(f"\0{passage.document_id}\0{passage.searchable}".encode())
+    return digest.hexdigest()[:32]
+
+
+def _build_tables(passages: Sequence[Passage], settings: SearchSettings) -> _Tables:
+    stems = Stems()
+    vocab: dict[str, int] = {}
+    corpus_ids: list[list[int]] = []
+    surface: Counter[str] = Counter()
+    for passage in passages:
+        words = content_words(passage.searchable)
+        surface.update(words)
+        corpus_ids.append([vocab.setdefault(stems.stem(w), len(vocab)) for w in words])
+    retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
+    if vocab:
+        retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
+        scores = retriever.scores
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+    else:
+        data, indices, indptr = np.zeros(0), np.zeros(0), np.zeros(1)
+    lexicon = tuple(sorted(w for w in surface if w.isalpha() and len(w) > 2))
+    shared_indptr, shared_indices = _shared_quotations(passages, settings)
+    return _Tables(
+        data=np.asarray(data, dtype=np.float32),
+        indices=np.asarray(indices, dtype=np.int32),
+        indptr=np.asarray(indptr, dtype=np.int64),
+        stems=tuple(sorted(vocab, key=vocab.__getitem__)),
+        words=lexicon,
+        word_counts=tuple(surface[w] for w in lexicon),
+        shared_indptr=shared_indptr,
+        shared_indices=shared_indices,
+    )
+
+
+def _shared_quotations(
+    passages: Sequence[Passage], settings: SearchSettings
+) -> tuple[IntArray, IntArray]:
+    """For each passage, the passages of other documents sharing a long run of words.
+
+    Every run of ``shared_run`` consecutive words (stop words kept) is hashed; passages
+    from different documents with an equal hash carry the same quotation.
+    """
+    run = settings.shared_run
+    owners: list[int] = []
+    hashes: list[int] = []
+    for number, passage in enumerate(passages):
+        words = plain_words(passage.text)
+        hashes.extend(hash(w) for w in words)
+        owners.extend([number] * len(words))
+    pairs: set[tuple[int, int]] = set()
+    if len(hashes) >= run:
+        token = np.array(hashes, dtype=np.int64).view(np.uint64)
+        owner = np.array(owners, dtype=np.int64)
+        starts = np.flatnonzero(owner[: len(owner) - run + 1] == owner[run - 1 :])
+        shingle = np.zeros(len(starts), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for offset in range(run):
+                shingle = shingle * np.uint64(1_000_003) + token[starts + offset]
+        pairs = _pairs_sharing(shingle, owner[starts], passages)
+    return _to_csr(pairs, len(passages))
+
+
+def _pairs_sharing(
+    shingle: npt.NDArray[np.uint64], owner: IntArray, passages: Sequence[Passage]
+) -> set[tuple[int, int]]:
+    order = np.argsort(shingle, kind="stable")
+    shingle, owner = shingle[order], owner[order]
+    group_starts = np.flatnonzero(np.r_[True, shingle[1:] != shingle[:-1]])
+    group_ends = np.r_[group_starts[1:], len(shingle)]
+    pairs: set[tuple[int, int]] = set()
+    repeated = (group_ends - group_starts) > 1
+    for start, end in zip(group_starts[repeated], group_ends[repeated], strict=True):
+        members = sorted(set(owner[start:end].tolist()))
+        if len(members) < 2 or len(members) > _MAX_SHARED_GROUP:
+            continue
+        for i, left in enumerate(members):
+            for right in members[i + 1 :]:
+                if passages[left].document_id != passages[right].document_id:
+                    pairs.add((left, right))
+    return pairs
+
+
+def _to_csr(pairs: set[tuple[int, int]], count: int) -> tuple[IntArray, IntArray]:
+    neighbours: list[list[int]] = [[] for _ in range(count)]
+    for left, right in pairs:
+        neighbours[left].append(right)
+        neighbours[right].append(left)
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(n) for n in neighbours])
+    flat = [p for n in neighbours for p in sorted(n)]
+    return indptr, np.array(flat, dtype=np.int64)
+
+
+# --- the cache ---------------------------------------------------------------------
+
+
+def _text_array(items: Iterable[str]) -> npt.NDArray[np.uint8]:
+    return np.frombuffer("\n".join(items).encode("utf-8"), dtype=np.uint8)
+
+
+def _text_items(array: npt.NDArray[Any]) -> tuple[str, ...]:
+    text = array.tobytes().decode("utf-8")
+    return tuple(text.split("\n")) if text else ()
+
+
+def _save(path: Path, key: str, tables: _Tables, passages: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": _CACHE_FORMAT, "key": key, "passages": passages}
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        np.savez(
+            handle,
+            meta=_text_array([json.dumps(meta)]),
+            data=tables.data,
+            indices=tables.indices,
+            indptr=tables.indptr,
+            stems=_text_array(tables.stems),
+            words=_text_array(tables.words),
+            word_counts=np.array(tables.word_counts, dtype=np.int64),
+            shared_indptr=tables.shared_indptr,
+            shared_indices=tables.shared_indices,
+        )
+    os.replace(temporary, path)  # readers never see a half-written file
+    _prune(path)
+
+
+def _prune(kept: Path) -> None:
+    """Delete all but the newest few cache files: each document change leaves one."""
+    try:
+        files = sorted(
+            kept.parent.glob(f"{_CACHE_PREFIX}*.npz"),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for stale in files[_CACHE_KEEP:]:
+            if stale != kept:
+                stale.unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("could not prune search caches in %s: %s", kept.parent, error)
+
+
+class _CacheError(Exception):
+    pass
+
+
+def _load(path: Path, key: str, passages: int) -> _Tables:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            meta = json.loads(_text_items(stored["meta"])[0])
+            tables = _Tables(
+                data=stored["data"].astype(np.float32, copy=False),
+                indices=stored["indices"].astype(np.int32, copy=False),
+                indptr=stored["indptr"].astype(np.int64, copy=False),
+                stems=_text_items(stored["stems"]),
+                words=_text_items(stored["words"]),
+                word_counts=tuple(stored["word_counts"].tolist()),
+                shared_indptr=stored["shared_indptr"].astype(np.int64, copy=False),
+                shared_indices=stored["shared_indices"].astype(np.int64, copy=False),
+            )
+    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as error:
+        raise _CacheError(str(error)) from error
+    if meta != {"format": _CACHE_FORMAT, "key": key, "passages": passages}:
+        raise _CacheError("cache is for other passages")
+    _check(tables, passages)
+    return tables
+
+
+def _check(tables: _Tables, passages: int) -> None:
+    """Reject a cache whose arrays disagree: a damaged file must not reach numpy."""
+    consistent = (
+        len(tables.indptr) == len(tables.stems) + 1
+        and len(tables.data) == len(tables.indices) == int(tables.indptr[-1])
+        and bool(np.all(np.diff(tables.indptr) >= 0))
+        and (len(tables.indices) == 0 or 0 <= int(tables.indices.min()))
+        and (len(tables.indices) == 0 or int(tables.indices.max()) < passages)
+        and len(tables.words) == len(tables.word_counts)
+        and len(tables.shared_indptr) == passages + 1
+        and len(tables.shared_indices) == int(tables.shared_indptr[-1])
+        and (len(tables.shared_indices) == 0 or int(tables.shared_indices.max()) < passages)
+    )
+    if not consistent:
+        raise _CacheError("cache arrays are inconsistent")
+
+
+# --- the index --------------------------------------------------------------------
+
+
+class SearchIndex:
+    """BM25 search over the passages of a set of documents. Build with :meth:`build`."""
+
+    def __init__(
+        self,
+        documents: tuple[Document, ...],
+        passages: tuple[Passage, ...],
+        tables: _Tables,
+        settings: SearchSettings,
+        cache_dir: Path | None,
+        from_cache: bool,
+    ) -> None:
+        self._documents = documents
+        self._passages = passages
+        self._tables = tables
+        self._settings = settings
+        self._cache_dir = cache_dir
+        self._from_cache = from_cache
+        self._stems = Stems()
+        self._term_ids = {stem: number for number, stem in enumerate(tables.stems)}
+        self._lexicon = Lexicon(tables.words, tables.word_counts)
+        self._retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
+        self._retriever.scores = {
+            "data": tables.data,
+            "indices": tables.indices,
+            "indptr": tables.indptr,
+            "num_docs": len(passages),
+        }
+        self._retriever.vocab_dict = self._term_ids
+        self._retriever.nonoccurrence_array = None
+
+    @classmethod
+    def build(
+        cls,
+        documents: Sequence[Document],
+        cache_dir: Path | None = None,
+        settings: SearchSettings | None = None,
+    ) -> SearchIndex:
+        """Index the documents, or load the index cached for exactly these passages.
+
+        A missing, stale or damaged cache is rebuilt (and rewritten), never fatal.
+        """
+        settings = settings or SearchSettings()
+        started = time.perf_counter()
+        docs = tuple(documents)
+        passages = _passages_of(docs)
+        key = _cache_key(passages, settings)
+        path = cache_dir / f"{_CACHE_PREFIX}{key}.npz" if cache_dir else None
+        if path is not None and path.exists():
+            try:
+                tables = _load(path, key, len(passages))
+            except _CacheError as error:
+                logger.warning("search cache %s unusable (%s); rebuilding", path, error)
+            else:
+                logger.info(
+                    "search index loaded from %s: %d passages in %.2fs",
+                    path, len(passages), time.perf_counter() - started,
+                )
+                return cls(docs, passages, tables, settings, cache_dir, from_cache=True)
+        tables = _build_tables(passages, settings)
+        if path is not None:
+            try:
+                _save(path, key, tables, len(passages))
+            except OSError as error:
+                logger.warning("could not write search cache %s: %s", path, error)
+        logger.info(
+            "search index built: %d passages, %d terms in %.2fs",
+            len(passages), len(tables.stems), time.perf_counter() - started,
+        )
+        return cls(docs, passages, tables, settings, cache_dir, from_cache=False)
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        return self._passages
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return self._documents
+
+    @property
+    def from_cache(self) -> bool:
+        """Whether this index was loaded from the disk cache rather than built."""
+        return self._from_cache
+
+    def add_documents(self, documents: Iterable[Document]) -> SearchIndex:
+        """A new index with these documents added (a document with a known id replaces it)."""
+        added = tuple(documents)
+        replaced = {doc.id for doc in added}
+        kept = tuple(doc for doc in self._documents if doc.id not in replaced)
+        return SearchIndex.build(kept + added, self._cache_dir, self._settings)
+
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        """The ``k`` best passages for ``query`` (only those matching at least one word)."""
+        words = content_words(query[:_MAX_QUERY_CHARS])[:_MAX_QUERY_TOKENS]
+        terms, stems, corrections = self._query_terms(words)
+        ids = [self._term_ids[stem] for stem in stems]
+        hits = self._rank(ids, set(stems), max(k, 0)) if ids else ()
+        if hits:
+            suggestions = tuple(dict.fromkeys(used for _, used in corrections))
+        else:
+            unknown = [w for w in words if self._stems.stem(w) not in self._term_ids]
+            suggestions = self._lexicon.suggestions(dict.fromkeys(unknown))
+        return SearchResult(query, terms, hits, suggestions, corrections)
+
+    def _query_terms(
+        self, words: list[str]
+    ) -> tuple[tuple[str, ...], list[str], tuple[tuple[str, str], ...]]:
+        """Distinct query words whose stems the index knows, correcting unknown ones."""
+        terms: list[str] = []
+        stems: list[str] = []
+        corrections: list[tuple[str, str]] = []
+        for word in words:
+            stem = self._stems.stem(word)
+            if stem not in self._term_ids:
+                corrected = self._lexicon.correction(word)
+                if corrected is None:
+                    continue
+                corrections.append((word, corrected))
+                word, stem = corrected, self._stems.stem(corrected)
+            if stem in self._term_ids and stem not in stems:
+                terms.append(word)
+                stems.append(stem)
+        return tuple(terms), stems, tuple(dict.fromkeys(corrections))
+
+    def _rank(self, ids: list[int], query_stems: set[str], k: int) -> tuple[Hit, ...]:
+        scores: FloatArray = self._retriever.get_scores_from_ids(ids)
+        chosen: list[int] = []
+        pool = max(4 * k, 40)
+        while True:
+            candidates = _best(scores, pool)
+            chosen = self._diverse(self._distinct(candidates), k)
+            if len(chosen) >= k or len(candidates) < pool:
+                break
+            pool *= 4  # dedup or diversity ate the pool; look further down
+        return tuple(self._hit(number, float(scores[number]), query_stems) for number in chosen)
+
+    def _shared_with(self, number: int) -> IntArray:
+        start, end = self._tables.shared_indptr[number : number + 2]
+        return self._tables.shared_indices[start:end]
+
+    def _distinct(self, candidates: list[int]) -> list[int]:
+        """Candidates minus lower-scoring copies of a quotation already kept."""
+        kept: list[int] = []
+        hidden: set[int] = set()
+        for number in candidates:
+            if number in hidden:
+                continue
+            kept.append(number)
+            hidden.update(self._shared_with(number).tolist())
+        return kept
+
+    def _diverse(self, ranked: list[int], k: int) -> list[int]:
+        """At most ``per_document`` hits from one document until the others run out."""
+        first: list[int] = []
+        later: list[int] = []
+        per_document: Counter[str] = Counter()
+        for number in ranked:
+            document_id = self._passages[number].document_id
+            if per_document[document_id] < self._settings.per_document:
+                per_document[document_id] += 1
+                first.append(number)
+            else:
+                later.append(number)
+        return (first + later)[:k]
+
+    def _hit(self, number: int, score: float, query_stems: set[str]) -> Hit:
+        passage = self._passages[number]
+        others = (self._passages[p].document_id for p in self._shared_with(number).tolist())
+        also_in = tuple(dict.fromkeys(d for d in others if d != passage.document_id))
+        excerpt = make_excerpt(passage.text, query_stems, self._stems)
+        return Hit(passage, score, excerpt, also_in)
+
+
+def _best(scores: FloatArray, count: int) -> list[int]:
+    """Indices of the ``count`` highest positive scores, best first (ties by position)."""
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > count:
+        top = np.argpartition(scores[positive], len(positive) - count)[-count:]
+        positive = positive[top]
+    order = np.lexsort((positive, -scores[positive]))
+    return [int(p) for p in positive[order]]
+
