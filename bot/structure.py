@@ -51,7 +51,7 @@ _ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "no", "vs", "cf", "e.
 _SENTENCE_OPENERS = frozenset(
     """The This These That Those There It Its In We Our A An Since When While However But
     Despite Although Over Under Across Many Most Some Too Yet After Before Between During If
-    Such Their They He She Its Every Each Despite Without Within Following Today""".split()
+    Such Their They He She Every Each Without Within Following Today""".split()
 )
 _FOLD_PUNCTUATION = str.maketrans("–—‘’“”", "--''\"\"")
 _MAX_HEADING_WORDS = 14
@@ -112,7 +112,7 @@ def extract_structure(text: str, document_id: str) -> tuple[ReviewStructure, tup
     findings_end = heading_at if heading_at is not None else len(lines)
     findings, finding_spans = _find_findings(lines, body, findings_end, text, document_id)
     recs = (
-        _find_recommendations(lines, heading_at, text, document_id)
+        _find_recommendations(lines, heading_at, text, document_id, _part_headings(toc))
         if heading_at is not None
         else None
     )
@@ -366,21 +366,45 @@ def _run_in_title_end(rest: str) -> int | None:
 # Recommendations ----------------------------------------------------------------------------
 
 
+def _part_headings(toc: _Toc | None) -> frozenset[str]:
+    """Headings that surely start another part of the report, not a recommendations theme.
+
+    Numbered parts ("Chapter 1: ...", "Annex A. ...") and the unnumbered parts listed before
+    the recommendations; unnumbered entries after them may be themes, so they are left out.
+    """
+    if toc is None:
+        return frozenset()
+    headings: set[str] = set()
+    before_recommendations = True
+    for entry in toc.entries:
+        number, title, is_section = _entry_number(entry.title)
+        if number is None and _RECOMMENDATIONS_WORD.search(title):
+            before_recommendations = False
+        elif number is not None and not is_section:
+            headings.update({_norm(entry.title), _norm(title)})
+        elif number is None and before_recommendations:
+            headings.add(_norm(title))
+    return frozenset(headings)
+
+
 def _find_recommendations(
-    lines: Sequence[_Line], heading_at: int, text: str, document_id: str
+    lines: Sequence[_Line],
+    heading_at: int,
+    text: str,
+    document_id: str,
+    part_headings: frozenset[str],
 ) -> _Recommendations | None:
-    walker = _RecommendationWalker(lines, text, document_id)
+    walker = _RecommendationWalker(lines, text, document_id, part_headings)
     walker.walk(heading_at + 1)
     if not walker.items:
         return None
     end = walker.end
+    # A theme runs until the next theme's heading; the last one until the last recommendation.
+    theme_ends = [start for _, start in walker.themes[1:]] + [end]
     themes = tuple(
-        _Theme(title, start, themes_end)
-        for (title, start), themes_end in zip(
-            walker.themes, [s for _, s in walker.themes[1:]] + [end], strict=True
-        )
+        _Theme(title, start, _trim_end(text, start, theme_end))
+        for (title, start), theme_end in zip(walker.themes, theme_ends, strict=True)
     )
-    themes = tuple(_Theme(t.title, t.start, _trim_end(text, t.start, t.end)) for t in themes)
     return _Recommendations(
         heading=lines[heading_at].text,
         start=lines[heading_at].start,
@@ -394,8 +418,15 @@ def _find_recommendations(
 class _RecommendationWalker:
     """Reads the recommendations part line by line, keeping theme and numbering state."""
 
-    def __init__(self, lines: Sequence[_Line], text: str, document_id: str) -> None:
+    def __init__(
+        self,
+        lines: Sequence[_Line],
+        text: str,
+        document_id: str,
+        part_headings: frozenset[str] = frozenset(),
+    ) -> None:
         self.lines = lines
+        self.part_headings = part_headings
         self.text = text
         self.document_id = document_id
         self.items: list[Recommendation] = []
@@ -407,7 +438,8 @@ class _RecommendationWalker:
         self._pending: list[int] = []  # unnumbered lines since the theme heading
 
     def walk(self, start: int) -> None:
-        i = start
+        """Read from line `start` to the first heading that no recommendation follows."""
+        stop = len(self.lines)
         for i in range(start, len(self.lines)):
             text = self.lines[i].text
             numbered = _NUMBERED_PARAGRAPH.match(text)
@@ -416,21 +448,22 @@ class _RecommendationWalker:
                 self._fill_gap(int(numbered["number"]))
                 self._open = (int(numbered["number"]), i)
             elif _is_heading(text):
-                if not self._heads_recommendations(i):
-                    if self.items or self._open:
-                        break
-                    continue
-                self._close(i)
-                self._theme = text
-                self.themes.append((text, self.lines[i].start))
-                self._pending = []
+                if _norm(text) not in self.part_headings and self._heads_recommendations(i):
+                    self._start_theme(i)
+                elif self.items or self._open:
+                    stop = i  # the next part of the report begins
+                    break
             elif text and self._open is None and self._theme:
                 self._pending.append(i)
-        else:
-            i = len(self.lines)
-        self._close(i)
+        self._close(stop)
         if self.items:
             self.end = max(end for _, end in self.spans)
+
+    def _start_theme(self, i: int) -> None:
+        self._close(i)
+        self._theme = self.lines[i].text
+        self.themes.append((self._theme, self.lines[i].start))
+        self._pending = []
 
     def _expected(self) -> int:
         if self._open is not None:

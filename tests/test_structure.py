@@ -418,6 +418,10 @@ A residents' panel should be set up with the power to call the chief executive t
 i) the panel should meet in public
 ii) its minutes should be published
 4. The council should run a helpline staffed every day of the year.
+
+Part 1: The contamination of 2019
+The first complaints came in June.
+5. A numbered paragraph of the chapter is not a recommendation.
 """
 
 
@@ -466,6 +470,7 @@ def test_another_inquiry_recommendations(
     assert recs[2].points == ("the panel should meet in public", "its minutes should be published")
     assert "Residents must be heard" not in recs[2].text
     assert "made safe before anything else" not in recs[0].text
+    assert recs[3].text == "The council should run a helpline staffed every day of the year."
 
 
 def test_another_inquiry_contents(harbourside: Extracted) -> None:
