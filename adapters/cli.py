@@ -48,11 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(level: str) -> None:
+    numeric = getattr(logging, level.upper(), logging.WARNING)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.WARNING),
+        level=numeric,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # bm25s sets its own logger to DEBUG on import; keep it at the level asked for.
+    logging.getLogger("bm25s").setLevel(max(numeric, logging.INFO))
 
 
 async def _chat(args: argparse.Namespace) -> int:
