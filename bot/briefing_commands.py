@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.commands import Command, CommandTable, Context
@@ -83,8 +84,8 @@ def help_command(table_ref: list[CommandTable]) -> Command:
         name = args.strip().lstrip("/").split("@")[0].lower()
         if not name:
             groups: dict[str, list[Command]] = {}
-            for command in table.visible():
-                groups.setdefault(command.group, []).append(command)
+            for listed in table.visible():
+                groups.setdefault(listed.group, []).append(listed)
             return Reply(lines=ctx.services.views.render("help.j2", groups=groups))
         command = table.get(name)
         if command is None or command.hidden:
@@ -218,7 +219,7 @@ def answer(ctx: Context, query: str) -> Reply:
     shown = [_hit_view(ctx, hit) for hit in result.hits]
     return Reply(
         lines=ctx.services.views.render("results.j2", query=query, hits=shown),
-        citations=tuple(h["citation"] for h in shown),
+        citations=tuple(h.citation for h in shown),
         results=tuple(_result(ctx, hit) for hit in result.hits),
     )
 
@@ -233,11 +234,20 @@ def _no_results(ctx: Context, query: str, result: SearchResult) -> Reply:
     )
 
 
-def _hit_view(ctx: Context, hit: Hit) -> dict[str, object]:
+@dataclass(frozen=True)
+class HitView:
+    """What the results template shows of one hit."""
+
+    excerpt: tuple[tuple[str, bool], ...]
+    citation: Citation
+    also: tuple[str, ...]
+
+
+def _hit_view(ctx: Context, hit: Hit) -> HitView:
     passage = hit.passage
     citation = report_citation(ctx, passage.document_id, passage.section)
-    also = [_source_name(ctx, d) for d in hit.also_in]
-    return {"excerpt": hit.excerpt, "citation": citation, "also": also}
+    also = tuple(_source_name(ctx, d) for d in hit.also_in)
+    return HitView(hit.excerpt, citation, also)
 
 
 def _result(ctx: Context, hit: Hit) -> Result:
