@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import zipfile
 from collections import Counter
@@ -56,6 +57,8 @@ _CACHE_KEEP = 4  # cache files kept per directory; older ones are stale builds
 _MAX_QUERY_CHARS = 20_000  # enough for any question; bounds work on pasted text
 _MAX_QUERY_TOKENS = 1_000
 _MAX_SHARED_GROUP = 50  # a run shared by more passages is boilerplate, not a quotation
+
+_MARKUP_RE = re.compile(r"</?[A-Za-z][^<>]{0,200}>|&#?\w{1,10};")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -264,7 +267,7 @@ class _CacheError(Exception):
 
 def _load(path: Path, key: str, passages: int) -> _Tables:
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as stored:
             meta = json.loads(_text_items(stored["meta"])[0])
             tables = _Tables(
                 data=stored["data"].astype(np.float32, copy=False),
@@ -397,7 +400,9 @@ class SearchIndex:
 
     def search(self, query: str, k: int = 5) -> SearchResult:
         """The ``k`` best passages for ``query`` (only those matching at least one word)."""
-        words = content_words(query[:_MAX_QUERY_CHARS])[:_MAX_QUERY_TOKENS]
+        # Pasted markup ("<b>", "&amp;") is not what the reader is asking about.
+        text = _MARKUP_RE.sub(" ", query[:_MAX_QUERY_CHARS])
+        words = content_words(text)[:_MAX_QUERY_TOKENS]
         terms, stems, corrections = self._query_terms(words)
         ids = [self._term_ids[stem] for stem in stems]
         hits = self._rank(ids, set(stems), max(k, 0)) if ids else ()

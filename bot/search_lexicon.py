@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 _MIN_CORRECTABLE = 4  # "teh" is too short to guess from
 _MAX_SUGGESTIONS = 5
+_MAX_WORD = 40  # longer "words" are pasted junk, not typos
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -63,7 +64,7 @@ class Lexicon:
 
     def correction(self, word: str) -> str | None:
         """The likeliest intended corpus word for an unknown ``word``, if one is close."""
-        if len(word) < _MIN_CORRECTABLE or not word.isalpha():
+        if not _MIN_CORRECTABLE <= len(word) <= _MAX_WORD or not word.isalpha():
             return None
         limit = 1 if len(word) < 8 else 2
         ranked = self._ranked(word, limit, prefix=len(word) + 1)
@@ -73,7 +74,7 @@ class Lexicon:
         """Up to five corpus words near the given unknown words, closest first."""
         found: list[str] = []
         for word in words:
-            if not word.isalpha() or len(word) < 3:
+            if not word.isalpha() or not 3 <= len(word) <= _MAX_WORD:
                 continue
             limit = max(2, len(word) // 3)
             for candidate in self._ranked(word, limit, prefix=min(len(word), 4)):

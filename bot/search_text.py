@@ -52,7 +52,15 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´":
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 _HYPHENS = "-\u2010\u2011"
 
-_PART = r"[^\W_]+(?:['’ʼ][^\W_]+)*"
+# Combining marks are not \w to Python's re, yet Indic vowel signs and Hebrew or Arabic
+# points sit inside words ("पुलिस"): letters, digits and these marks make a word.
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+    "\u06d6-\u06ed\u0900-\u0dff\u0e31-\u0e4e\u0eb1-\u0ecd\u1ab0-\u1aff"
+    "\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+)
+_CHARS = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
+_PART = rf"{_CHARS}(?:['’ʼ]{_CHARS})*"
 # A decimal or grouped number ("0.7", "9,600"), else a word whose hyphenated parts stay
 # together so the compound can be indexed as well as its parts.
 _TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)+|{_PART}(?:[{_HYPHENS}]{_PART})*")
@@ -93,7 +101,7 @@ def fold(text: str) -> str:
 def _word_forms(raw: str) -> list[str]:
     """The lower-case forms one raw match contributes: hyphen parts, then the compound."""
     if not raw.isascii():
-        raw = unicodedata.normalize("NFKC", raw)
+        raw = _fold_accents(unicodedata.normalize("NFKC", raw))
     if _ACRONYM_PLURAL_RE.fullmatch(raw):
         raw = raw[:-1]  # "BCUs" is the plural of "BCU", not a word ending in "us"
     word = raw.lower()
@@ -104,6 +112,13 @@ def _word_forms(raw: str) -> list[str]:
     if len(parts) > 1 and all(p.isalpha() for p in parts):
         forms.append("".join(forms))
     return forms
+
+
+def _fold_accents(word: str) -> str:
+    """"café" reads as "cafe" (readers often type without accents), but only for words
+    that become plain ASCII: other scripts need their combining marks."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return folded if folded.isascii() else word
 
 
 def _strip_possessive(word: str) -> str:
