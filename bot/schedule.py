@@ -258,7 +258,8 @@ def most_recent_occurrence(schedule: Schedule, tz: ZoneInfo, now: datetime) -> d
     """The latest scheduled instant at or before ``now`` (aware, UTC)."""
     today = now.astimezone(tz).date()
     best: datetime | None = None
-    for back in range(-1, 9):
+    # Yesterday's time may still be the latest for a daily schedule; a week back for weekly.
+    for back in range(3 if schedule.weekday is None else 9):
         day = today - timedelta(days=back)
         if not schedule.fires_on(day):
             continue
