@@ -1,0 +1,395 @@
+"""/template and /briefing, driven through their handlers with the in-memory store and a real
+sandbox: what moderators and readers see."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.commands import Command, Context
+from bot.errors import UserInputError
+from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
+from bot.model import Document, DocumentMeta
+from bot.sandbox import TemplateRejected, TemplateSandbox
+from bot.services import Services
+from bot.store import DocumentRecord, InMemoryStore, text_hash
+from bot.template_commands import make_render_custom, template_commands
+from bot.template_context import TemplateContexts, search_calls
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+GROUP = ChatRef("telegram", "-100", ChatKind.GROUP, "Reading group")
+OTHER = ChatRef("telegram", "-200", ChatKind.GROUP, "Another group")
+MOD = SenderRef("mod-1", "Mona")
+READER = SenderRef("reader-2", "Rex")
+COMMANDS: dict[str, Command] = {c.name: c for c in template_commands()}
+_COMMAND = re.compile(r"^/(\w+)\s*(.*)$", re.DOTALL)
+
+
+class Moderators:
+    def __init__(self, *ids: str) -> None:
+        self.ids = set(ids)
+
+    async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
+        return sender.id in self.ids
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def sandbox() -> AsyncIterator[TemplateSandbox]:
+    box = TemplateSandbox()
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.close()
+
+
+@pytest.fixture
+def app(services: Services, sandbox: TemplateSandbox) -> Services:
+    return Services(
+        corpus=services.corpus,
+        index=services.index,
+        views=services.views,
+        moderators=Moderators(MOD.id),
+        clock=FixedClock(T0),
+        store=InMemoryStore(),
+        sandbox=sandbox,
+    )
+
+
+async def send(
+    app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP
+) -> Reply:
+    match = _COMMAND.match(text)
+    assert match, text
+    name, args = match.group(1), match.group(2).strip()
+    ctx = Context(IncomingMessage(chat, sender, text), app, name)
+    return await COMMANDS[name].handler(ctx, args)
+
+
+async def say(app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP) -> str:
+    return (await send(app, text, sender, chat)).plain
+
+
+async def refused(
+    app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP
+) -> str:
+    with pytest.raises(UserInputError) as caught:
+        await send(app, text, sender, chat)
+    return str(caught.value)
+
+
+def store_of(app: Services) -> InMemoryStore:
+    assert isinstance(app.store, InMemoryStore)
+    return app.store
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+
+async def test_add_then_show_keeps_the_text_author_and_version(app: Services) -> None:
+    said = await say(app, "/template add welcome Hello! {{ recommendations|length }} recs.")
+    assert "Saved template “welcome” (version 1)" in said
+    reply = await send(app, "/template show welcome", sender=READER)
+    assert "version 1" in reply.plain and "by Mona" in reply.plain
+    code = [span for line in reply.lines for span in line if span.code]
+    assert [s.text for s in code] == ["Hello! {{ recommendations|length }} recs."]
+
+
+async def test_text_may_start_on_the_next_line_and_be_fenced(app: Services) -> None:
+    await say(app, "/template add card\nLine one {{ now.year }}\n  indented {{ 2 + 2 }}")
+    shown = await say(app, "/template show card")
+    assert "Line one {{ now.year }}\n  indented {{ 2 + 2 }}" in shown
+    await say(app, "/template add fenced\n```jinja\n<b>{{ findings|length }} findings</b>\n```")
+    assert await say(app, "/briefing fenced") == "8 findings"
+
+
+async def test_syntax_error_is_refused_with_its_line_and_nothing_saved(app: Services) -> None:
+    message = await refused(app, "/template add bad\nHello\n{% for f in findings %}\n{{ f }}")
+    assert "“bad” was not saved" in message
+    assert re.search(r"line \d", message)
+    assert "endfor" in message
+    assert await store_of(app).list_templates(GROUP.key) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ findings[0].nope }}", "has no attribute 'nope'"),
+        ("{% for i in range(100000) %}words {% endfor %}", "longer than 16,000 characters"),
+        ("x" * 8_001, "the limit is 8,000"),
+        ("{{ ''.__class__ }}", "not allowed"),
+        ("{% include 'digest.j2' %}", "not available in chat templates"),
+        ("{% for a in alerts %}{{ a.missing }}{% endfor %}", "no attribute 'missing'"),
+        ('{{ search("vetting", 50) }}', "1 to 10 passages"),
+    ],
+)
+async def test_a_template_that_fails_on_sample_data_is_refused_saying_why(
+    app: Services, source: str, reason: str
+) -> None:
+    message = await refused(app, f"/template add broken {source}")
+    assert "was not saved" in message
+    assert reason in message
+    assert await store_of(app).get_template(GROUP.key, "broken") is None
+
+
+async def test_a_template_that_overruns_is_refused(app: Services) -> None:
+    looping = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    message = await refused(app, f"/template add forever {looping}")
+    assert "longer than 2 seconds" in message
+    assert await store_of(app).get_template(GROUP.key, "forever") is None
+    await say(app, "/template add after {{ 'the pool still works' }}")
+    assert await say(app, "/briefing after") == "the pool still works"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bad!name", "letters, digits, - and _"),
+        ("x" * 33, "at most 32 characters"),
+        ("default", "built-in digest"),
+    ],
+)
+async def test_bad_names_are_refused(app: Services, name: str, reason: str) -> None:
+    assert reason in await refused(app, f"/template add {name} Hello")
+
+
+async def test_names_are_case_insensitive_and_duplicates_refused(app: Services) -> None:
+    await say(app, "/template add Weekly-Vetting hi")
+    assert "already has a template “weekly-vetting”" in await refused(
+        app, "/template add weekly-vetting again"
+    )
+    assert await say(app, "/briefing WEEKLY-VETTING") == "hi"
+
+
+async def test_empty_text_is_refused_with_an_example(app: Services) -> None:
+    assert "has no text" in await refused(app, "/template add empty")
+
+
+# -- moderators only ----------------------------------------------------------------------------
+
+
+async def test_a_non_moderator_cannot_change_templates_and_nothing_changes(
+    app: Services,
+) -> None:
+    await say(app, "/template add kept Original")
+    before = await store_of(app).template_history(GROUP.key, "kept")
+    for text in (
+        "/template add mine Hello",
+        "/template edit kept Changed",
+        "/template rollback kept 1",
+        "/template use kept",
+        "/template remove kept",
+    ):
+        assert "Only this chat's moderators" in await refused(app, text, sender=READER)
+    assert await store_of(app).template_history(GROUP.key, "kept") == before
+    assert await store_of(app).get_template(GROUP.key, "mine") is None
+    assert await store_of(app).get_digest_template(GROUP.key) is None
+    # Reading is for everyone.
+    assert await say(app, "/briefing kept", sender=READER) == "Original"
+    assert "kept" in await say(app, "/template list", sender=READER)
+    assert "Original" in await say(app, "/template preview kept", sender=READER)
+    assert "version 1" in await say(app, "/template history kept", sender=READER)
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+
+async def test_edit_history_and_rollback_keep_every_version(app: Services) -> None:
+    await say(app, "/template add card First")
+    app.clock = FixedClock(T0 + timedelta(hours=1))
+    assert "version 2" in await say(app, "/template edit card Second")
+    assert "already the text" in await say(app, "/template edit card Second")
+    history = await say(app, "/template history card")
+    assert "version 1: 1 Mar 2024 09:00 by Mona" in history
+    assert "version 2: 1 Mar 2024 10:00 by Mona" in history and "(current)" in history
+    assert "First" in await say(app, "/template show card 1")
+    said = await say(app, "/template rollback card 1")
+    assert "saved as version 3" in said
+    assert await say(app, "/briefing card") == "First"
+    assert "no version 9" in await refused(app, "/template show card 9")
+    assert "not a version number" in await refused(app, "/template rollback card latest")
+    versions = await store_of(app).template_history(GROUP.key, "card")
+    assert [v.source for v in versions] == ["First", "Second", "First"]
+
+
+async def test_edit_is_checked_too(app: Services) -> None:
+    await say(app, "/template add card Fine")
+    assert "was not saved" in await refused(app, "/template edit card {{ oops(")
+    assert await say(app, "/briefing card") == "Fine"
+
+
+# -- the digest's template ----------------------------------------------------------------------
+
+
+async def test_use_sets_the_digest_template_and_default_goes_back(app: Services) -> None:
+    await say(app, "/template add weekly Weekly")
+    assert "now uses “weekly”" in await say(app, "/template use weekly")
+    assert await store_of(app).get_digest_template(GROUP.key) == "weekly"
+    assert "used for the digest" in await say(app, "/template list")
+    assert "Did you mean “weekly”" in await refused(app, "/template use weeky")
+    assert "built-in format again" in await say(app, "/template use default")
+    assert await store_of(app).get_digest_template(GROUP.key) is None
+
+
+async def test_remove_deletes_history_and_resets_the_digest(app: Services) -> None:
+    await say(app, "/template add weekly Weekly")
+    await say(app, "/template use weekly")
+    assert "built-in format again" in await say(app, "/template remove weekly")
+    assert await store_of(app).get_digest_template(GROUP.key) is None
+    assert "no template “weekly”" in await refused(app, "/briefing weekly")
+    assert "no templates yet" in await say(app, "/template list")
+
+
+# -- chats are separate -------------------------------------------------------------------------
+
+
+async def test_one_chats_templates_are_invisible_to_another(app: Services) -> None:
+    await say(app, "/template add private Secret plans of group one")
+    assert "no templates yet" in await say(app, "/template list", chat=OTHER)
+    for text in ("/briefing private", "/template show private", "/template preview private"):
+        assert "no template “private”" in await refused(app, text, chat=OTHER)
+    await say(app, "/template add private Group two's own", chat=OTHER)
+    assert await say(app, "/briefing private", chat=OTHER) == "Group two's own"
+    assert await say(app, "/briefing private") == "Secret plans of group one"
+
+
+# -- rendering on real data ---------------------------------------------------------------------
+
+
+async def test_preview_renders_the_example_on_this_chats_real_data(app: Services) -> None:
+    store = store_of(app)
+    await store.add_alert(GROUP, "stop and search", "Europe/London", T0)
+    await store.add_document(
+        DocumentRecord(
+            id="new-doc",
+            title="Met responds to the review",
+            added_at=T0 - timedelta(days=1),
+            text_hash=text_hash("x"),
+            text="x",
+            outlet="BBC News",
+            date="2024-02-29",
+        )
+    )
+    example = app.views.source("template_example.j2")
+    await say(app, f"/template add vetting\n{example}")
+    preview = await say(app, "/template preview vetting", sender=READER)
+    assert preview.startswith("Preview of “vetting”, version 1:")
+    assert "Where are we on vetting? Friday 1 March" in preview
+    assert "Recommendation " in preview
+    assert "Latest passages on vetting" in preview
+    assert "Met responds to the review, BBC News, 29 Feb 2024" in preview
+    assert "Your alerts: stop and search" in preview
+
+
+async def test_now_is_in_the_chats_time_zone(app: Services) -> None:
+    await say(app, "/template add clock {{ now }} | {{ now.time }} {{ now.timezone }}")
+    assert await say(app, "/briefing clock") == (
+        "Friday 1 March 2024, 09:00 GMT | 09:00 Europe/London"
+    )
+    await store_of(app).set_timezone(GROUP, "America/New_York", T0)
+    assert await say(app, "/briefing clock") == (
+        "Friday 1 March 2024, 04:00 EST | 04:00 America/New_York"
+    )
+
+
+async def test_values_from_documents_and_users_stay_text(app: Services) -> None:
+    hostile = DocumentMeta(
+        id="hostile", title="<b>Breaking</b> @everyone", outlet="<a href='https://x'>X</a>"
+    )
+    app.corpus = replace(app.corpus, documents=(*app.corpus.documents, Document(hostile, "t")))
+    await store_of(app).add_alert(GROUP, "<code>@here</code>", "UTC", T0)
+    await say(
+        app,
+        "/template add show\n"
+        "{% for d in documents if d.title.startswith('<') %}<i>{{ d.title }} {{ d.source }}"
+        "</i>{% endfor %}<br>{{ alerts|join }}",
+    )
+    reply = await send(app, "/briefing show", sender=READER)
+    first, second = reply.lines
+    assert "".join(s.text for s in first) == "<b>Breaking</b> @everyone <a href='https://x'>X</a>"
+    assert all(s.italic and not s.bold and s.link is None for s in first)
+    assert [(s.text, s.code) for s in second] == [("<code>@here</code>", False)]
+
+
+async def test_search_results_come_from_the_index(app: Services) -> None:
+    await say(
+        app,
+        '/template add found {% for p in search("rape kits fridges", 2) %}'
+        "[{{ p.source }}] {{ p.excerpt }}\n{% endfor %}",
+    )
+    found = await say(app, "/briefing found")
+    assert found.count("[") == 2
+    assert "fridge" in found.lower()
+    assert "in quotes" in await refused(app, "/template add computed {{ search(alerts[0]) }}")
+
+
+# -- help, errors, the digest seam -----------------------------------------------------------
+
+
+async def test_help_lists_variables_filters_and_the_example(app: Services) -> None:
+    reply = await send(app, "/template help", sender=READER)
+    text = reply.plain
+    for word in ("findings", "recommendations", "chapters", "new_documents", "alerts", "now",
+                 'search("words", k)', 'date("%d %B %Y")', "8,000", "16,000", "2 seconds",
+                 "256 MB", "/briefing NAME", "<b>"):
+        assert word in text, word
+    code = [span.text for line in reply.lines for span in line if span.code]
+    example = app.views.source("template_example.j2").splitlines()
+    assert code == [line for line in example if line]
+
+
+async def test_unknown_action_suggests_the_nearest(app: Services) -> None:
+    assert "Did you mean /template preview?" in await refused(app, "/template previw x")
+    assert "/template help" in await say(app, "/template")
+
+
+async def test_without_a_store_or_sandbox_the_answer_says_so(app: Services) -> None:
+    app.store = None
+    assert "database" in await refused(app, "/template list")
+    app.store, app.sandbox = InMemoryStore(), None
+    assert "switched off" in await refused(app, "/briefing x")
+
+
+async def test_render_custom_renders_a_digest_template(
+    app: Services, sandbox: TemplateSandbox
+) -> None:
+    render = make_render_custom(sandbox, TemplateContexts(app.corpus, app.index))
+    lines = await render(
+        "<b>{{ now.weekday }}</b> {{ alerts|join(', ') }}: {{ new_documents|length }} new",
+        {"now": T0, "timezone": "Europe/London", "alerts": ["vetting"],
+         "new_documents": [app.corpus.documents[0]]},
+    )
+    assert len(lines) == 1
+    assert lines[0][0].text == "Friday" and lines[0][0].bold
+    assert lines[0][1].text == " vetting: 1 new"
+    with pytest.raises(TemplateRejected):
+        await render("{{ nope }}", {"now": T0})
+
+
+async def test_search_calls_are_found_in_the_template() -> None:
+    source = (
+        '{% for p in search("Vetting", 2) %}{% endfor %}{{ search(words="misogyny", k=4) }}'
+        '{{ search(topic) }}{{ doc.search("no") }}{{ search("vetting",  2) }}'
+    )
+    assert [(c.words, c.k) for c in search_calls(source)] == [("Vetting", 2), ("misogyny", 4)]
+
+
+async def test_example_and_help_templates_are_package_data(repo_root: Path) -> None:
+    for name in ("template_example.j2", "template_help.j2"):
+        assert (repo_root / "briefings" / name).is_file()
