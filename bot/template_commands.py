@@ -9,9 +9,10 @@ that fails or overruns on that data is refused, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from bot import richtext
 from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Line, Reply, Span, text_reply
+from bot.ports import Clock, SystemClock
 from bot.sandbox import (
     MAX_OUTPUT_CHARS,
     MAX_SOURCE_CHARS,
@@ -498,22 +500,27 @@ def template_commands() -> list[Command]:
 # -- the digest's seam --------------------------------------------------------------------------
 
 
-def make_render_custom(sandbox: TemplateSandbox, contexts: TemplateContexts) -> RenderCustom:
-    """What the digest calls to render a chat's chosen template.
+def make_render_custom(
+    sandbox: TemplateSandbox, contexts: TemplateContexts, clock: Clock | None = None
+) -> RenderCustom:
+    """What the digest calls to render a chat's chosen template (``bot.digest.RenderCustom``).
 
-    ``render_custom(source, context)`` takes the chat's values: ``now`` (an aware datetime),
-    ``timezone`` (IANA name), ``alerts`` (words, or objects with ``.words``) and
-    ``new_documents`` (objects with ``title``, ``outlet``, ``date``, ``url``, ``kind``),
-    and returns styled lines. It raises :class:`TemplateRejected` (with the reason) if the
-    template fails: the digest should then fall back to its built-in format.
+    ``render_custom(source, context)`` reads from the digest's context: ``now`` (an aware
+    datetime or ISO string; else ``clock``'s time), ``timezone`` (IANA name), ``alert_words``
+    (the chat's alerts; else the words of the alert matches in ``alerts``), and
+    ``new_documents`` (dicts, records or metas with ``title``, ``outlet``, ``date``, ``url``).
+    The template gets the documented context, no more. Returns styled lines; raises
+    :class:`TemplateRejected` (with the reason) if the template fails, so the digest can
+    fall back to its built-in format.
     """
+    now_of = clock or SystemClock()
 
     async def render_custom(source: str, context: Mapping[str, Any]) -> tuple[Line, ...]:
         chat = chat_data(
-            alerts=[getattr(a, "words", a) for a in context.get("alerts", ())],
-            now=context["now"],
+            alerts=_alert_words(context),
+            now=_moment(context.get("now"), now_of),
             timezone=str(context.get("timezone") or "UTC"),
-            new_documents=_documents(context.get("new_documents", ())),
+            new_documents=[_document(d) for d in context.get("new_documents", ())],
         )
         out = await sandbox.render(
             source, chat, shared=contexts.shared, common=contexts.common(source)
@@ -523,6 +530,52 @@ def make_render_custom(sandbox: TemplateSandbox, contexts: TemplateContexts) -> 
     return render_custom
 
 
-def _documents(values: Sequence[Any]) -> list[DocumentLike]:
-    """Documents as given, or the ``meta`` of :class:`bot.model.Document` objects."""
-    return [getattr(v, "meta", v) for v in values]
+def _moment(value: Any, clock: Clock) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                return parsed
+    return clock.now()
+
+
+def _alert_words(context: Mapping[str, Any]) -> list[str]:
+    """The chat's alert words, from ``alert_words`` or from the alert matches."""
+    given = context.get("alert_words")
+    items = given if given is not None else context.get("alerts", ())
+    words: dict[str, None] = {}
+    for item in items:
+        if isinstance(item, str):
+            words.setdefault(item)
+        elif isinstance(item, Mapping):
+            for word in item.get("alerts", ()):
+                words.setdefault(str(word))
+        elif hasattr(item, "words"):
+            words.setdefault(str(item.words))
+    return list(words)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A document given as a dict, in the shape :func:`document_data` reads."""
+
+    title: str
+    outlet: str | None
+    date: str | None
+    url: str | None
+    kind: str
+
+
+def _document(value: Any) -> DocumentLike:
+    if isinstance(value, Mapping):
+        return _Listed(
+            str(value.get("title") or value.get("document_id") or ""),
+            value.get("outlet"),
+            value.get("date"),
+            value.get("url"),
+            str(value.get("kind") or "news"),
+        )
+    meta = getattr(value, "meta", value)  # a bot.model.Document gives its metadata
+    return _Listed(meta.title, meta.outlet, meta.date, meta.url, meta.kind)

@@ -369,17 +369,24 @@ async def test_without_a_store_or_sandbox_the_answer_says_so(app: Services) -> N
 async def test_render_custom_renders_a_digest_template(
     app: Services, sandbox: TemplateSandbox
 ) -> None:
-    render = make_render_custom(sandbox, TemplateContexts(app.corpus, app.index))
+    render = make_render_custom(sandbox, TemplateContexts(app.corpus, app.index), FixedClock(T0))
+    digest_context = {  # the shape bot.digest builds
+        "timezone": "Europe/London",
+        "alerts": [{"alerts": ["vetting"], "excerpt": [["x", False]], "citation": {}}],
+        "new_documents": [{"document_id": "d1", "title": "New one", "outlet": None,
+                           "source": "New one", "date": "2024-02-29", "url": None,
+                           "added_at": "2024-02-29T10:00:00+00:00"}],
+    }
     lines = await render(
-        "<b>{{ now.weekday }}</b> {{ alerts|join(', ') }}: {{ new_documents|length }} new",
-        {"now": T0, "timezone": "Europe/London", "alerts": ["vetting"],
-         "new_documents": [app.corpus.documents[0]]},
+        "<b>{{ now.weekday }}</b> {{ alerts|join(', ') }}: "
+        "{% for d in new_documents %}{{ d.title }} ({{ d.date|date('%d %b') }}){% endfor %}",
+        digest_context,
     )
     assert len(lines) == 1
     assert lines[0][0].text == "Friday" and lines[0][0].bold
-    assert lines[0][1].text == " vetting: 1 new"
+    assert lines[0][1].text == " vetting: New one (29 Feb)"
     with pytest.raises(TemplateRejected):
-        await render("{{ nope }}", {"now": T0})
+        await render("{{ nope }}", digest_context)
 
 
 async def test_search_calls_are_found_in_the_template() -> None:
