@@ -1,0 +1,650 @@
+"""The Telegram adapter end to end: real python-telegram-bot updates through the real
+Application and the core, to the Bot API requests it makes (recorded, never sent)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from telegram import Update
+from telegram.error import NetworkError, TimedOut
+
+from adapters.telegram_bot import FLOOD_NOTICE, TelegramAdapter
+from adapters.telegram_render import MESSAGE_LIMIT, utf16_len
+from bot.briefing_commands import build_table
+from bot.commands import Command, Context
+from bot.core import BriefingBot
+from bot.messages import Button, ChatKind, ChatRef, DeliveryStatus, Reply, Span, text_reply
+from bot.paging import EXPIRED
+from bot.schedule import parse_schedule
+from bot.services import Services
+from bot.store import InMemoryStore
+from tests.telegram_standin import (
+    BOT_ID,
+    BOT_USER,
+    BOT_USERNAME,
+    TOKEN,
+    Failure,
+    FakeBotAPI,
+    RecordingRequest,
+)
+
+ADA = {"id": 42, "is_bot": False, "first_name": "Ada", "last_name": "Reader"}
+BEN = {"id": 43, "is_bot": False, "first_name": "Ben"}
+ANONYMOUS_ADMIN_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+PRIVATE = {"id": 42, "type": "private", "first_name": "Ada"}
+PRIVATE_BEN = {"id": 43, "type": "private", "first_name": "Ben"}
+GROUP = {"id": -4001, "type": "group", "title": "Casey readers"}
+SUPERGROUP_ID = -1004001
+
+_ids = itertools.count(1)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeSleep:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+async def change_settings(ctx: Context, args: str) -> Reply:
+    await ctx.require_moderator()
+    return text_reply("Settings changed.")
+
+
+SETTINGS = Command(
+    "settings", "Change this chat's settings", "/settings", change_settings, moderator_only=True
+)
+
+
+def text_message(
+    text: str,
+    chat: dict[str, Any] = PRIVATE,
+    sender: dict[str, Any] | None = ADA,
+    **extra: Any,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": next(_ids),
+        "date": 1_700_000_000,
+        "chat": chat,
+        "text": text,
+        **extra,
+    }
+    if sender is not None:
+        message["from"] = sender
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"update_id": next(_ids), "message": message}
+
+
+def button_press(data: str, message: dict[str, Any], sender: dict[str, Any] = ADA) -> dict:
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": str(next(_ids)),
+            "from": sender,
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": message,
+        },
+    }
+
+
+def bot_message(chat: dict[str, Any] = PRIVATE, text: str = "An earlier answer") -> dict:
+    return {
+        "message_id": next(_ids),
+        "date": 1_700_000_000,
+        "chat": chat,
+        "from": BOT_USER,
+        "text": text,
+    }
+
+
+@pytest.fixture(autouse=True)
+def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    # python-telegram-bot 22 warns (an error under our pytest settings) whenever it builds a
+    # RetryAfter unless time periods are timedeltas; the adapter reads either kind.
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def bot(services: Services) -> BriefingBot:
+    return BriefingBot(services, build_table([SETTINGS]))
+
+
+@pytest.fixture
+def api() -> FakeBotAPI:
+    return FakeBotAPI()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sleep() -> FakeSleep:
+    return FakeSleep()
+
+
+@pytest.fixture
+def events() -> list[tuple[str, ChatRef, ChatRef | None]]:
+    return []
+
+
+@pytest.fixture
+async def adapter(
+    bot: BriefingBot,
+    api: FakeBotAPI,
+    clock: FakeClock,
+    sleep: FakeSleep,
+    events: list[tuple[str, ChatRef, ChatRef | None]],
+) -> AsyncIterator[TelegramAdapter]:
+    async def removed(chat: ChatRef) -> None:
+        events.append(("removed", chat, None))
+
+    async def moved(old: ChatRef, new: ChatRef) -> None:
+        events.append(("moved", old, new))
+
+    adapter = TelegramAdapter(
+        bot,
+        TOKEN,
+        request=RecordingRequest(api),
+        on_chat_removed=removed,
+        on_chat_moved=moved,
+        clock=clock,
+        sleep=sleep,
+    )
+    await adapter.start(receive=False)
+    yield adapter
+    await adapter.stop()
+    assert api.unexpected == [], f"the adapter called unexpected endpoints: {api.unexpected}"
+
+
+async def feed(adapter: TelegramAdapter, data: dict[str, Any]) -> None:
+    update = Update.de_json(data, adapter.application.bot)
+    await adapter.application.process_update(update)
+
+
+def callback_data(call_params: dict[str, Any]) -> list[str]:
+    markup = call_params.get("reply_markup") or {"inline_keyboard": []}
+    return [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
+
+
+# Start-up -------------------------------------------------------------------------------
+
+
+async def test_start_learns_the_bots_name_and_publishes_the_menu(
+    adapter: TelegramAdapter, api: FakeBotAPI, services: Services
+) -> None:
+    assert services.bot_name == BOT_USERNAME
+    menus = {c.params["scope"]["type"]: c.params["commands"] for c in api.calls_to("setMyCommands")}
+    everyone = [c["command"] for c in menus["default"]]
+    admins = [c["command"] for c in menus["all_chat_administrators"]]
+    assert {"start", "help", "finding", "recommendation", "search"} <= set(everyone)
+    assert "page" not in everyone and "question" not in everyone
+    assert "settings" not in everyone and "settings" in admins
+    assert [c["command"] for c in menus["all_private_chats"]] == admins
+    for command in menus["all_private_chats"]:
+        assert re.fullmatch(r"[a-z0-9_]{1,32}", command["command"])
+        assert 3 <= len(command["description"]) <= 256
+
+
+# Messages in, replies out ---------------------------------------------------------------
+
+
+async def test_a_command_in_private_gets_an_html_reply_with_buttons(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("/finding 4"))
+    [sent] = api.calls_to("sendMessage")
+    assert sent.params["chat_id"] == "42"
+    assert sent.params["parse_mode"] == "HTML"
+    assert sent.params["text"].startswith("<b>Finding 4 of 8")
+    assert "Londoners have been put last" in sent.params["text"]
+    assert callback_data(sent.params) == ["/finding 3", "/finding 5"]
+    assert sent.params["link_preview_options"] == {"is_disabled": True}
+    assert "reply_parameters" not in sent.params
+
+
+async def test_a_command_addressed_to_this_bot_in_a_group_is_answered_in_reply(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    update = text_message(f"/finding@{BOT_USERNAME} 4", chat=GROUP)
+    await feed(adapter, update)
+    [sent] = api.calls_to("sendMessage")
+    assert sent.params["chat_id"] == str(GROUP["id"])
+    assert "Finding 4 of 8" in sent.params["text"]
+    assert sent.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
+
+
+async def test_a_command_for_another_bot_in_a_group_is_left_alone(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("/finding@SomeOtherBot 4", chat=GROUP))
+    assert api.calls_to("sendMessage") == []
+
+
+async def test_a_plain_question_is_answered_in_private(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("what does the review say about vetting?"))
+    [text] = api.texts("42")
+    assert "vetting" in text.lower()
+
+
+async def test_group_chatter_is_ignored_but_a_reply_to_the_bot_is_answered(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("what about vetting?", chat=GROUP))
+    someone_else = {**bot_message(GROUP), "from": BEN}
+    await feed(adapter, text_message("and vetting?", chat=GROUP, reply_to_message=someone_else))
+    assert api.calls_to("sendMessage") == []
+
+    earlier = bot_message(GROUP)
+    await feed(adapter, text_message("what about vetting?", chat=GROUP, reply_to_message=earlier))
+    [text] = api.texts(GROUP["id"])
+    assert "vetting" in text.lower()
+
+
+async def test_hostile_text_is_escaped_not_interpreted(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message('</b><a href="tg://resolve?domain=x">x</a> & <i>'))
+    [sent] = api.calls_to("sendMessage")
+    text = sent.params["text"]
+    assert "&lt;/b&gt;&lt;a href=" in text and "&amp; &lt;i&gt;" in text
+    assert "</b><a" not in text and "<i>”" not in text
+    hrefs = re.findall(r'<a href="([^"]*)"', text)
+    assert all(href.startswith(("http://", "https://")) for href in hrefs)
+
+
+# Buttons --------------------------------------------------------------------------------
+
+
+async def test_a_page_button_edits_the_message_in_place(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("/recommendations"))
+    [first] = api.calls_to("sendMessage")
+    assert "Page 1 of 2" in first.params["text"]
+    [next_page] = callback_data(first.params)
+    shown = bot_message(PRIVATE, "page one")
+
+    await feed(adapter, button_press(next_page, shown))
+
+    assert len(api.calls_to("answerCallbackQuery")) == 1
+    [edit] = api.calls_to("editMessageText")
+    assert edit.params["message_id"] == shown["message_id"]
+    assert "Page 2 of 2" in edit.params["text"]
+    assert len(api.calls_to("sendMessage")) == 1
+
+
+async def test_a_neighbour_button_sends_the_next_finding(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, button_press("/finding 5", bot_message()))
+    assert len(api.calls_to("answerCallbackQuery")) == 1
+    [text] = api.texts("42")
+    assert "Finding 5 of 8" in text
+
+
+async def test_a_forged_page_button_gets_a_polite_expired_reply(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, button_press("/page 99 2", bot_message()))
+    assert len(api.calls_to("answerCallbackQuery")) == 1
+    assert api.calls_to("editMessageText") == []
+    [text] = api.texts("42")
+    assert "expired" in text
+
+
+@pytest.mark.parametrize("data", ["#ffff", "not a command", "#"])
+async def test_unknown_callback_data_is_answered_as_expired_and_nothing_else(
+    adapter: TelegramAdapter, api: FakeBotAPI, data: str
+) -> None:
+    await feed(adapter, button_press(data, bot_message()))
+    [answer] = api.calls_to("answerCallbackQuery")
+    assert answer.params["text"] == EXPIRED
+    assert api.calls_to("sendMessage") == []
+
+
+async def test_a_button_too_old_to_answer_is_no_error(
+    adapter: TelegramAdapter, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.fail_next(
+        "answerCallbackQuery",
+        Failure(400, "Bad Request: query is too old and response timeout expired"),
+    )
+    with caplog.at_level(logging.ERROR):
+        await feed(adapter, button_press("/finding 2", bot_message()))
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "Finding 2 of 8" in api.texts("42")[0]
+
+
+# Moderators -----------------------------------------------------------------------------
+
+
+async def test_a_group_member_who_is_not_an_admin_is_refused(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    [text] = api.texts(GROUP["id"])
+    assert "Only this chat's moderators" in text
+    [check] = api.calls_to("getChatMember")
+    assert (check.params["chat_id"], check.params["user_id"]) == (str(GROUP["id"]), BEN["id"])
+
+
+async def test_a_group_admin_is_allowed_and_the_answer_is_cached_for_a_minute(
+    adapter: TelegramAdapter, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    api.set_member(GROUP["id"], BEN["id"], "administrator")
+    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    assert api.texts(GROUP["id"]) == ["Settings changed."] * 2
+    assert len(api.calls_to("getChatMember")) == 1
+
+    api.set_member(GROUP["id"], BEN["id"], "member")  # demoted
+    clock.now += 61
+    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    assert "Only this chat's moderators" in api.texts(GROUP["id"])[-1]
+    assert len(api.calls_to("getChatMember")) == 2
+
+
+async def test_the_groups_creator_is_allowed(adapter: TelegramAdapter, api: FakeBotAPI) -> None:
+    api.set_member(GROUP["id"], ADA["id"], "creator")
+    await feed(adapter, text_message("/settings", chat=GROUP))
+    assert api.texts(GROUP["id"]) == ["Settings changed."]
+
+
+async def test_an_anonymous_group_admin_is_allowed(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(
+        adapter,
+        text_message("/settings", chat=GROUP, sender=ANONYMOUS_ADMIN_BOT, sender_chat=GROUP),
+    )
+    assert api.texts(GROUP["id"]) == ["Settings changed."]
+    assert api.calls_to("getChatMember") == []
+
+
+async def test_posting_as_a_linked_channel_is_not_admin(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    channel = {"id": -1009999, "type": "channel", "title": "A channel"}
+    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN, sender_chat=channel))
+    assert "Only this chat's moderators" in api.texts(GROUP["id"])[0]
+
+
+async def test_in_a_private_chat_the_user_moderates(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    await feed(adapter, text_message("/settings"))
+    assert api.texts("42") == ["Settings changed."]
+    assert api.calls_to("getChatMember") == []
+
+
+# Membership and migration ---------------------------------------------------------------
+
+
+def membership(chat: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    def member(status: str) -> dict[str, Any]:
+        return {"status": status, "user": BOT_USER} | (
+            {"until_date": 0} if status == "kicked" else {}
+        )
+
+    return {
+        "update_id": next(_ids),
+        "my_chat_member": {
+            "chat": chat,
+            "from": BEN,
+            "date": 1_700_000_000,
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        },
+    }
+
+
+def service_message(chat: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    message = {"message_id": next(_ids), "date": 1_700_000_000, "chat": chat, "from": BEN}
+    return {"update_id": next(_ids), "message": message | fields}
+
+
+def migrated_to(new_id: int) -> dict[str, Any]:
+    """What the old group's members see: 'The group was upgraded to a supergroup'."""
+    return service_message(GROUP, migrate_to_chat_id=new_id)
+
+
+def migrated_from(old_id: int) -> dict[str, Any]:
+    supergroup = {"id": SUPERGROUP_ID, "type": "supergroup", "title": "Casey readers"}
+    return service_message(supergroup, migrate_from_chat_id=old_id)
+
+
+@pytest.mark.parametrize(
+    ("chat", "status"), [(GROUP, "left"), (GROUP, "kicked"), (PRIVATE, "kicked")]
+)
+async def test_the_bot_removed_or_blocked_reports_the_chat_gone(
+    adapter: TelegramAdapter,
+    events: list[tuple[str, ChatRef, ChatRef | None]],
+    chat: dict[str, Any],
+    status: str,
+) -> None:
+    await feed(adapter, membership(chat, "member", status))
+    [(event, gone, _)] = events
+    assert event == "removed"
+    assert gone.key == f"telegram:{chat['id']}"
+
+
+async def test_the_bot_added_to_a_group_is_not_a_removal(
+    adapter: TelegramAdapter, events: list[tuple[str, ChatRef, ChatRef | None]]
+) -> None:
+    await feed(adapter, membership(GROUP, "left", "member"))
+    assert events == []
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_the_chat(
+    adapter: TelegramAdapter, events: list[tuple[str, ChatRef, ChatRef | None]]
+) -> None:
+    await feed(adapter, migrated_to(SUPERGROUP_ID))
+    await feed(adapter, migrated_from(GROUP["id"]))
+    [(event, old, new)] = events
+    assert event == "moved"
+    assert old.key == "telegram:-4001"
+    assert new is not None and new.key == f"telegram:{SUPERGROUP_ID}" and new.kind == ChatKind.GROUP
+
+
+async def test_a_subscription_survives_the_upgrade_to_a_supergroup(
+    bot: BriefingBot, api: FakeBotAPI
+) -> None:
+    store = InMemoryStore()
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    old_chat = ChatRef("telegram", str(GROUP["id"]), ChatKind.GROUP, "Casey readers")
+    await store.subscribe(old_chat, parse_schedule("daily 07:30"), "Europe/London", at)
+
+    async def moved(old: ChatRef, new: ChatRef) -> None:
+        await store.move_chat(old.key, new)
+
+    async def removed(chat: ChatRef) -> None:
+        await store.deactivate_chat(chat.key, "the bot was removed")
+
+    adapter = TelegramAdapter(
+        bot, TOKEN, request=RecordingRequest(api), on_chat_moved=moved, on_chat_removed=removed
+    )
+    await adapter.start(receive=False)
+    try:
+        await feed(adapter, migrated_to(SUPERGROUP_ID))
+        # Telegram also tells the bot it "left" the old group; that must not undo the move.
+        await feed(adapter, membership(GROUP, "member", "left"))
+    finally:
+        await adapter.stop()
+    moved_sub = await store.get_subscription(f"telegram:{SUPERGROUP_ID}")
+    assert moved_sub is not None
+    assert moved_sub.schedule == parse_schedule("daily 07:30")
+    assert await store.get_subscription("telegram:-4001") is None
+    settings = await store.get_chat(f"telegram:{SUPERGROUP_ID}")
+    assert settings is not None and settings.active
+
+
+# Delivery outcomes (what the scheduler sees) --------------------------------------------
+
+DIGEST = text_reply("Your daily briefing.", "Finding 1: …")
+
+
+async def test_a_delivered_digest(adapter: TelegramAdapter, api: FakeBotAPI) -> None:
+    outcome = await adapter.sender.send("42", DIGEST)
+    assert outcome.status is DeliveryStatus.DELIVERED
+    assert api.texts("42") == ["Your daily briefing.\n\nFinding 1: …"]
+
+
+async def test_blocked_by_the_user_is_gone(adapter: TelegramAdapter, api: FakeBotAPI) -> None:
+    api.fail_next("sendMessage", Failure(403, "Forbidden: bot was blocked by the user"))
+    outcome = await adapter.sender.send("42", DIGEST)
+    assert outcome.status is DeliveryStatus.GONE
+    assert "blocked" in outcome.reason
+
+
+async def test_a_deleted_chat_is_gone(adapter: TelegramAdapter, api: FakeBotAPI) -> None:
+    api.fail_next("sendMessage", Failure(400, "Bad Request: chat not found"))
+    outcome = await adapter.sender.send("-4001", DIGEST)
+    assert outcome.status is DeliveryStatus.GONE
+
+
+async def test_a_migrated_group_is_moved_with_its_new_id(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    api.fail_next(
+        "sendMessage",
+        Failure(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": SUPERGROUP_ID},
+        ),
+    )
+    outcome = await adapter.sender.send("-4001", DIGEST)
+    assert outcome.status is DeliveryStatus.MOVED
+    assert outcome.new_chat_id == str(SUPERGROUP_ID)
+
+
+async def test_rate_limited_is_retry_after_as_told_without_waiting_here(
+    adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    api.fail_next(
+        "sendMessage", Failure(429, "Too Many Requests: retry after 7", {"retry_after": 7})
+    )
+    outcome = await adapter.sender.send("42", DIGEST)
+    assert outcome.status is DeliveryStatus.RETRY
+    assert outcome.retry_after == 7.0
+    assert sleep.delays == []
+
+
+async def test_a_timeout_is_retried_with_backoff(
+    adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    api.fail_next("sendMessage", TimedOut(), times=2)
+    outcome = await adapter.sender.send("42", DIGEST)
+    assert outcome.status is DeliveryStatus.DELIVERED
+    assert sleep.delays == [1.0, 2.0]
+    assert len(api.calls_to("sendMessage")) == 3
+
+
+async def test_a_network_that_stays_down_is_retry_later_after_bounded_attempts(
+    adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    api.fail_next("sendMessage", NetworkError("connection reset"), times=5)
+    outcome = await adapter.sender.send("42", DIGEST)
+    assert outcome.status is DeliveryStatus.RETRY
+    assert "3 attempts" in outcome.reason
+    assert outcome.retry_after is not None and outcome.retry_after > 0
+    assert len(api.calls_to("sendMessage")) == 3
+
+
+async def test_unparseable_html_is_resent_once_as_plain_text_and_logged(
+    adapter: TelegramAdapter, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.fail_next(
+        "sendMessage",
+        Failure(400, "Bad Request: can't parse entities: unsupported start tag at byte offset 3"),
+    )
+    reply = Reply(lines=(((Span("Tom & Jerry", bold=True)),),))
+    with caplog.at_level(logging.WARNING):
+        outcome = await adapter.sender.send("42", reply)
+    assert outcome.status is DeliveryStatus.DELIVERED
+    first, second = api.calls_to("sendMessage")
+    assert first.params["text"] == "<b>Tom &amp; Jerry</b>"
+    assert second.params["text"] == "Tom & Jerry"
+    assert "parse_mode" not in second.params
+    assert any("plain text" in r.getMessage() for r in caplog.records)
+
+
+async def test_other_refusals_fail_with_the_reason(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    api.fail_next("sendMessage", Failure(400, "Bad Request: not enough rights to send text"))
+    outcome = await adapter.sender.send("-4001", DIGEST)
+    assert outcome.status is DeliveryStatus.FAILED
+    assert "not enough rights" in outcome.reason.lower()
+
+
+async def test_a_long_digest_arrives_in_order_with_buttons_on_the_last_part(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    paragraphs = [f"Paragraph {n}: " + "word " * 150 for n in range(30)]
+    reply = text_reply(*paragraphs)
+    reply = Reply(lines=reply.lines, buttons=((Button("More", "/more"),),))
+    outcome = await adapter.sender.send("42", reply)
+    assert outcome.status is DeliveryStatus.DELIVERED
+    sent = api.calls_to("sendMessage")
+    assert len(sent) > 1
+    assert [callback_data(c.params) for c in sent] == [[]] * (len(sent) - 1) + [["/more"]]
+    assert all(utf16_len(c.params["text"]) <= MESSAGE_LIMIT for c in sent)
+    numbers = [int(n) for c in sent for n in re.findall(r"Paragraph (\d+)", c.params["text"])]
+    assert numbers == list(range(30))
+
+
+# Flood limit ----------------------------------------------------------------------------
+
+
+async def test_a_flooding_chat_gets_one_notice_then_silence_and_others_are_unaffected(
+    adapter: TelegramAdapter, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    for _ in range(300):
+        await feed(adapter, text_message("/help"))
+    replies = api.texts("42")
+    assert replies.count(FLOOD_NOTICE) == 1
+    assert len(replies) == adapter.flood.burst + 1
+
+    await feed(adapter, text_message("/help", chat=PRIVATE_BEN, sender=BEN))
+    assert len(api.texts("43")) == 1
+
+    clock.now += 5  # still flooding after a pause of seconds: still silent
+    await feed(adapter, text_message("/help"))
+    assert len(api.texts("42")) == len(replies)
+
+    clock.now += 60  # calm at last
+    await feed(adapter, text_message("/help"))
+    assert len(api.texts("42")) == len(replies) + 1
+    assert api.texts("42")[-1] != FLOOD_NOTICE
+
+
+async def test_the_bots_own_id_is_known_after_start(adapter: TelegramAdapter) -> None:
+    assert adapter.application.bot.id == BOT_ID
