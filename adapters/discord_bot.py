@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import discord
-from discord import app_commands
 
 from adapters.discord_commands import slash_commands
+from adapters.discord_lib import app_commands, discord
 from adapters.discord_render import BUTTON_PREFIX, RenderedButton, RenderedReply, render_reply
 from bot.core import BriefingBot
 from bot.errors import ConfigError
@@ -255,7 +254,8 @@ def delivery_outcome(err: Exception) -> DeliveryOutcome:
     if isinstance(err, discord.RateLimited):
         return DeliveryOutcome(DeliveryStatus.RETRY, "rate limited", retry_after=err.retry_after)
     if isinstance(err, discord.HTTPException):
-        reason = f"{err.status} (code {err.code}): {err.text}".strip()
+        reason = f"HTTP {err.status}" + (f" (code {err.code})" if err.code else "")
+        reason += f": {err.text}" if err.text else ""
         if err.status in (403, 404) and err.code in GONE_CODES:
             return DeliveryOutcome(DeliveryStatus.GONE, f"{GONE_CODES[err.code]} ({err.code})")
         if err.status == 429:

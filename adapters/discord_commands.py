@@ -13,9 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import discord
-from discord import app_commands
-
+from adapters.discord_lib import app_commands, discord
 from bot.messages import ArgInfo, CommandInfo
 from bot.model import ReviewStructure
 

@@ -1,0 +1,501 @@
+"""The Discord adapter end to end, offline: gateway payloads in, recorded HTTP requests out."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pytest
+
+from adapters.app import Config, build_services
+from adapters.discord_bot import DiscordAdapter, DiscordConfig, ReplyView
+from adapters.discord_lib import discord
+from adapters.discord_render import utf16_len
+from bot.briefing_commands import build_table
+from bot.commands import Command, Context
+from bot.core import BriefingBot
+from bot.digest import DigestBuilder
+from bot.errors import ConfigError
+from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, text_reply
+from bot.paging import EXPIRED
+from bot.ports import PlatformModerators
+from bot.schedule import Frequency, Schedule
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.store import InMemoryStore
+from tests.discord_fakes import (
+    APP_ID,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    MEMBER,
+    MODERATOR,
+    OTHER_CHANNEL_ID,
+    OWNER,
+    DiscordRecorder,
+    FakeDiscord,
+    Request,
+    http_error,
+    user,
+)
+
+MENTION = f"<@{APP_ID}>"
+LONG_PARAGRAPH = (
+    "The Met should establish a charter with Londoners on how and when stop and search is "
+    "used, with an agreed rationale, and provide an annual account of its use by area. "
+)
+
+
+async def change_settings(ctx: Context, args: str) -> Reply:
+    await ctx.require_moderator("change this chat's digest")
+    return text_reply("Settings changed.")
+
+
+async def long_answer(ctx: Context, args: str) -> Reply:
+    paragraphs = [f"Paragraph {n}. " + LONG_PARAGRAPH * 2 for n in range(1, 19)]
+    return text_reply(*paragraphs)  # about 5,400 characters
+
+
+# Test-only commands: a moderator-only one (until /subscribe exists) and a long answer.
+EXTRA = [
+    Command(
+        "settings",
+        "Change this chat's settings (moderators only)",
+        "/settings",
+        change_settings,
+        moderator_only=True,
+    ),
+    Command("long", "A long answer", "/long", long_answer),
+]
+
+
+def moderated(services: Services) -> Services:
+    return dataclasses.replace(services, moderators=PlatformModerators())
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[DiscordRecorder]:
+    recorder = DiscordRecorder()
+    recorder.install(monkeypatch)
+    yield recorder
+    assert not recorder.unexpected, f"unexpected Discord requests: {recorder.unexpected}"
+
+
+@pytest.fixture
+def briefing_bot(services: Services) -> BriefingBot:
+    return BriefingBot(moderated(services), build_table(EXTRA))
+
+
+@pytest.fixture
+async def adapter(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> AsyncIterator[DiscordAdapter]:
+    adapter = DiscordAdapter(briefing_bot, "test-token", message_content=True)
+    await adapter.login()
+    yield adapter
+    await adapter.stop()
+
+
+@pytest.fixture
+async def fake(adapter: DiscordAdapter, recorder: DiscordRecorder) -> FakeDiscord:
+    fake = FakeDiscord(adapter, recorder)
+    await fake.join_guild()
+    return fake
+
+
+def only_message(requests: list[Request]) -> Request:
+    sent = [r for r in requests if r.content]
+    assert len(sent) == 1, [r.content[:80] for r in sent]
+    return sent[0]
+
+
+def assert_no_pings(request: Request) -> None:
+    allowed = request.message["allowed_mentions"]
+    assert allowed["parse"] == []  # no @everyone/@here, user or role pings
+    assert not allowed.get("users") and not allowed.get("roles")
+    assert not allowed.get("replied_user")
+
+
+# -- slash commands ----------------------------------------------------------------------------
+
+
+async def test_slash_recommendation_ten_answers_with_its_text(
+    fake: FakeDiscord, recorder: DiscordRecorder
+) -> None:
+    sent = only_message(await fake.slash("recommendation", number=10))
+    assert sent.path == "/interactions/{webhook_id}/{webhook_token}/callback"
+    assert "**Recommendation 10 of 16**" in sent.content
+    assert "stop and search in London by the Met needs a fundamental reset" in sent.content
+    assert sent.labels == ["◀ Recommendation 9", "Recommendation 11 ▶"]
+    assert_no_pings(sent)
+
+
+async def test_slash_commands_are_generated_from_the_command_table(
+    adapter: DiscordAdapter, briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    sync = [r for r in recorder.requests if r.method == "PUT"]
+    assert [r.path for r in sync] == ["/applications/{application_id}/commands"]  # globally
+    commands = {c["name"]: c for c in sync[0].payload or []}
+    assert list(commands) == [c.name for c in briefing_bot.table.menu()]
+    assert not {"more", "page", "question"} & set(commands)  # hidden commands stay hidden
+    assert all(0 < len(c["description"]) <= 100 for c in commands.values())
+    (number,) = commands["recommendation"]["options"]
+    assert number["type"] == 4  # an integer option
+    assert (number["min_value"], number["max_value"]) == (1, 16)
+    assert number["required"] and number["autocomplete"]
+    assert commands["finding"]["options"][0]["max_value"] == 8
+    assert commands["search"]["options"][0]["type"] == 3  # text
+    assert int(commands["settings"]["default_member_permissions"]) == MANAGE_GUILD
+    assert commands["findings"]["default_member_permissions"] is None
+
+
+async def test_commands_sync_to_one_server_when_a_guild_is_configured(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token", guild_id=GUILD_ID)
+    try:
+        await adapter.login()
+        sync = [r for r in recorder.requests if r.method == "PUT"]
+        assert [r.path for r in sync] == [
+            "/applications/{application_id}/guilds/{guild_id}/commands"
+        ]
+        assert f"/guilds/{GUILD_ID}/commands" in sync[0].url
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        assert "Finding 4 of 8" in only_message(await fake.slash("finding", number=4)).content
+    finally:
+        await adapter.stop()
+
+
+async def test_autocomplete_finds_a_recommendation_by_the_words_of_its_title(
+    fake: FakeDiscord,
+) -> None:
+    (answer,) = await fake.autocomplete("recommendation", "number", "vetting")
+    payload = answer.payload if isinstance(answer.payload, dict) else {}
+    assert payload["type"] == 8  # autocomplete result
+    choices = payload["data"]["choices"]
+    assert choices and all(len(c["name"]) <= 100 for c in choices)
+    assert [c["value"] for c in choices] == [2, 3]  # both mention vetting
+    assert choices[1]["name"].startswith("3 · Vetting standards should be changed")
+    (by_number,) = await fake.autocomplete("recommendation", "number", "1")
+    numbers = [c["value"] for c in (by_number.payload or {})["data"]["choices"]]  # type: ignore[call-overload]
+    assert numbers == [1, 10, 11, 12, 13, 14, 15, 16]
+
+
+async def test_slow_answers_are_deferred_before_discords_deadline(
+    services: Services, recorder: DiscordRecorder
+) -> None:
+    callback = "/interactions/{webhook_id}/{webhook_token}/callback"
+
+    async def slow(ctx: Context, args: str) -> Reply:
+        # Still working when the adapter's deadline passes: done once Discord was told.
+        for _ in range(1000):
+            if recorder.requests_to("POST", callback):
+                break
+            await asyncio.sleep(0)
+        return text_reply("Done at last.")
+
+    command = Command("slow", "A slow answer", "/slow", slow)
+    bot = BriefingBot(moderated(services), build_table([command]))
+    adapter = DiscordAdapter(bot, "test-token", defer_after=0)
+    try:
+        await adapter.login()
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        deferred, answer = await fake.slash("slow")
+        assert isinstance(deferred.payload, dict) and deferred.payload["type"] == 5  # thinking…
+        assert answer.method == "PATCH" and answer.url.endswith("/messages/@original")
+        assert answer.content == "Done at last."
+    finally:
+        await adapter.stop()
+
+
+# -- text: mentions and prefix commands -------------------------------------------------------
+
+
+async def test_a_question_asked_by_mentioning_the_bot(fake: FakeDiscord) -> None:
+    sent = only_message(
+        await fake.say(f"{MENTION} what does the review say about vetting?", mentions_bot=True)
+    )
+    assert sent.path == "/channels/{channel_id}/messages"
+    assert f"/channels/{CHANNEL_ID}/" in sent.url
+    assert "What the documents say about" in sent.content
+    assert "Vetting" in sent.content
+    assert_no_pings(sent)
+
+
+async def test_prefix_commands_are_answered_and_other_bots_commands_are_not(
+    fake: FakeDiscord,
+) -> None:
+    findings = only_message(await fake.say("!findings"))
+    assert "There are systemic and fundamental problems in how the Met is run" in findings.content
+    assert await fake.say("!play some music") == []  # another bot's command
+    assert await fake.say("good morning everyone") == []  # chatter
+    assert await fake.say("!findings", author=user(42_0000000000000000, "otherbot", bot=True)) == []
+
+
+async def test_in_a_dm_every_message_is_for_the_bot(fake: FakeDiscord) -> None:
+    sent = await fake.say("misconduct", guild_id=None, channel_id=DM_CHANNEL_ID)
+    assert sent and all(f"/channels/{DM_CHANNEL_ID}/" in r.url for r in sent)
+    assert "What the documents say about “misconduct”" in sent[0].content
+
+
+async def test_without_the_message_content_intent_slash_commands_still_work(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.discord_bot")
+    adapter = DiscordAdapter(briefing_bot, "test-token")
+    try:
+        await adapter.login()
+        assert adapter.client.intents.message_content is False
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        # Discord sends channel messages without their text to such a bot.
+        assert await fake.say("") == []
+        assert (
+            "Recommendation 5 of 16"
+            in only_message(await fake.slash("recommendation", number=5)).content
+        )
+        # Mentions keep their text without the intent.
+        assert only_message(await fake.say(f"{MENTION} vetting", mentions_bot=True)).content
+        said = [r for r in caplog.records if "message content intent off" in r.getMessage()]
+        assert len(said) == 1
+    finally:
+        await adapter.stop()
+
+
+# -- moderators ---------------------------------------------------------------------------------
+
+
+async def test_a_moderator_command_needs_manage_server(fake: FakeDiscord) -> None:
+    refused = only_message(await fake.slash("settings", MEMBER))
+    assert "Only this chat's moderators" in refused.content
+    assert only_message(await fake.slash("settings", MODERATOR)).content == "Settings changed."
+    assert only_message(await fake.slash("settings", OWNER)).content == "Settings changed."
+
+
+async def test_prefix_moderator_commands_read_the_members_roles(fake: FakeDiscord) -> None:
+    assert "Only this chat's moderators" in only_message(await fake.say("!settings")).content
+    allowed = only_message(await fake.say("!settings", MODERATOR))
+    assert allowed.content == "Settings changed."
+
+
+async def test_in_a_dm_the_user_is_their_own_moderator(fake: FakeDiscord) -> None:
+    sent = only_message(
+        await fake.slash("settings", MEMBER, guild_id=None, channel_id=DM_CHANNEL_ID)
+    )
+    assert sent.content == "Settings changed."
+
+
+# -- rendering what is sent ---------------------------------------------------------------------
+
+
+async def test_a_long_reply_is_split_under_2000_characters_with_nothing_lost(
+    adapter: DiscordAdapter, recorder: DiscordRecorder
+) -> None:
+    reply = await long_answer(None, "")  # type: ignore[arg-type]
+    assert len(reply.plain) > 5000
+    outcome = await adapter.sender.send(str(CHANNEL_ID), reply)
+    assert outcome.status == DeliveryStatus.DELIVERED
+    sent = recorder.messages()
+    assert len(sent) >= 3
+    assert all(utf16_len(r.content) <= 2000 for r in sent)
+    assert all(r.content.startswith("Paragraph ") for r in sent)  # split between paragraphs
+    words = " ".join(r.content for r in sent).replace("\\", "").split()
+    assert words == reply.plain.split()
+    for request in sent:
+        assert_no_pings(request)
+
+
+async def test_a_long_slash_answer_is_paged_with_buttons_under_its_last_message(
+    fake: FakeDiscord,
+) -> None:
+    first = await fake.slash("long")
+    assert len(first) >= 2 and all(utf16_len(r.content) <= 2000 for r in first)
+    assert [r.labels for r in first][-1] == ["Next ▶"]
+    assert all(r.labels == [] for r in first[:-1])
+    assert "Page 1 of 3" in first[-1].content
+    second = await fake.press(first[-1], "Next ▶")
+    assert "Page 2 of 3" in second[-1].content
+    assert [r.labels for r in second][-1] == ["◀ Previous", "Next ▶"]
+    third = await fake.press(second[-1], "Next ▶")
+    assert "Paragraph 18." in " ".join(r.content for r in third)
+
+
+async def test_everyone_inside_a_document_pings_nobody(
+    tmp_path: Path, recorder: DiscordRecorder
+) -> None:
+    (tmp_path / "forum-post.txt").write_text(
+        "Forum post about vetting\n\n"
+        "@everyone read the vetting chapter now, @here too, and <@&1100000000000000500>.\n",
+        encoding="utf-8",
+    )
+    services = build_services(Config(corpus_dir=tmp_path, cache_dir=None, db_path=None))
+    bot = BriefingBot(moderated(services), build_table())
+    adapter = DiscordAdapter(bot, "test-token", message_content=True)
+    try:
+        await adapter.login()
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        sent = only_message(await fake.say(f"{MENTION} vetting chapter", mentions_bot=True))
+        assert_no_pings(sent)
+        assert "@\u200beveryone" in sent.content and "@\u200bhere" in sent.content
+        assert "<@\u200b&1100000000000000500>" in sent.content
+        assert "@everyone" not in sent.content and "@here" not in sent.content
+    finally:
+        await adapter.stop()
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+async def test_a_neighbour_button_shows_the_next_recommendation(fake: FakeDiscord) -> None:
+    first = only_message(await fake.slash("recommendation", number=10))
+    after = only_message(await fake.press(first, "Recommendation 11 ▶"))
+    assert "Recommendation 11 of 16" in after.content
+
+
+async def test_an_expired_or_forged_page_button_is_answered_safely(fake: FakeDiscord) -> None:
+    sent = only_message(await fake.press_custom_id("ib:/page 99 2"))
+    assert sent.content == EXPIRED
+    assert_no_pings(sent)
+
+
+async def test_buttons_are_disabled_when_their_view_times_out_and_still_answer(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: DiscordRecorder
+) -> None:
+    first = await fake.slash("long")
+    views = [v for v in adapter._views if isinstance(v, ReplyView)]
+    assert len(views) == 1
+    before = len(recorder.requests)
+    await views[0].on_timeout()  # what discord.py calls when the timeout passes
+    (edit,) = recorder.since(before)
+    assert edit.method == "PATCH"
+    assert [b["disabled"] for row in edit.components for b in row["components"]] == [True]
+    assert not adapter._views
+    # A press that still arrives (an old client, a restart) is answered, not dropped.
+    pressed = await fake.press(first[-1], "Next ▶")
+    assert "Page 2 of 3" in pressed[-1].content
+
+
+# -- delivery outcomes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(403, 50001), (403, 50013), (403, 50007), (404, 10003)]
+)
+async def test_a_dead_channel_is_gone_after_one_request(
+    adapter: DiscordAdapter, recorder: DiscordRecorder, status: int, code: int
+) -> None:
+    recorder.fail("POST", "/channels/{channel_id}/messages", http_error(status, code), times=5)
+    reply = await long_answer(None, "")  # type: ignore[arg-type]
+    outcome = await adapter.sender.send(str(CHANNEL_ID), reply)
+    assert outcome.status == DeliveryStatus.GONE
+    assert str(code) in outcome.reason
+    assert len(recorder.requests_to("POST", "/channels/{channel_id}/messages")) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retry_after"),
+    [
+        (discord.RateLimited(75.0), DeliveryStatus.RETRY, 75.0),
+        (http_error(503), DeliveryStatus.RETRY, None),
+        (ConnectionResetError(), DeliveryStatus.RETRY, None),
+        (http_error(400, 50035, "Invalid Form Body"), DeliveryStatus.FAILED, None),
+    ],
+)
+async def test_other_failures_are_retried_or_reported(
+    adapter: DiscordAdapter,
+    recorder: DiscordRecorder,
+    error: Exception,
+    status: DeliveryStatus,
+    retry_after: float | None,
+) -> None:
+    recorder.fail("POST", "/channels/{channel_id}/messages", error)
+    outcome = await adapter.sender.send(str(CHANNEL_ID), text_reply("Your daily briefing"))
+    assert (outcome.status, outcome.retry_after) == (status, retry_after)
+
+
+async def test_the_scheduler_deactivates_a_channel_discord_forbids(
+    adapter: DiscordAdapter, recorder: DiscordRecorder, services: Services
+) -> None:
+    store = InMemoryStore()
+    subscribed = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
+    for channel in (CHANNEL_ID, OTHER_CHANNEL_ID):
+        chat = adapter_chat(channel)
+        await store.ensure_chat(chat, "Europe/London", subscribed)
+        await store.subscribe(
+            chat, Schedule(Frequency.DAILY, time(8, 0)), "Europe/London", subscribed
+        )
+    recorder.fail(
+        "POST", "/channels/{channel_id}/messages", http_error(403, 50001, "Missing Access")
+    )
+    scheduler = Scheduler(
+        store,
+        {"discord": adapter.sender},
+        DigestBuilder(services.corpus, services.views, store),
+        services.clock,
+    )
+    records = await scheduler.run_once(datetime(2024, 3, 4, 8, 1, tzinfo=UTC))
+    assert sorted(r.status for r in records) == ["delivered", "gone"]
+    gone = next(r for r in records if r.status == "gone")
+    settings = await store.get_chat(f"discord:{gone.chat}")
+    assert settings is not None and not settings.active
+    posts = len(recorder.requests_to("POST", "/channels/{channel_id}/messages"))
+    await scheduler.run_once(datetime(2024, 3, 5, 8, 1, tzinfo=UTC))
+    tomorrow = recorder.requests_to("POST", "/channels/{channel_id}/messages")[posts:]
+    assert tomorrow and all(f"/channels/{gone.chat}/" not in r.url for r in tomorrow)
+    await store.close()
+
+
+def adapter_chat(channel_id: int) -> ChatRef:
+    """The chat the adapter makes for a server channel."""
+    return ChatRef("discord", str(channel_id), ChatKind.GROUP, "Inquiry Watchers #general")
+
+
+async def test_removing_the_bot_from_a_server_deactivates_its_channels(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    gone: list[tuple[str, str]] = []
+
+    async def chat_gone(chat_key: str, reason: str) -> None:
+        gone.append((chat_key, reason))
+
+    adapter = DiscordAdapter(briefing_bot, "test-token", on_chat_gone=chat_gone)
+    try:
+        await adapter.login()
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        await fake.leave_guild()
+        assert sorted(key for key, _ in gone) == [
+            f"discord:{CHANNEL_ID}",
+            f"discord:{OTHER_CHANNEL_ID}",
+        ]
+        assert all("removed from server Inquiry Watchers" in reason for _, reason in gone)
+    finally:
+        await adapter.stop()
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def test_configuration_comes_from_the_environment() -> None:
+    assert DiscordConfig.from_env({}) is None
+    config = DiscordConfig.from_env(
+        {
+            "DISCORD_BOT_TOKEN": " secret ",
+            "DISCORD_GUILD_ID": str(GUILD_ID),
+            "DISCORD_COMMAND_PREFIX": "?",
+            "DISCORD_MESSAGE_CONTENT": "1",
+        }
+    )
+    assert config == DiscordConfig("secret", GUILD_ID, "?", True)
+    with pytest.raises(ConfigError, match="DISCORD_GUILD_ID"):
+        DiscordConfig.from_env({"DISCORD_BOT_TOKEN": "x", "DISCORD_GUILD_ID": "my server"})
+    with pytest.raises(ConfigError, match="DISCORD_COMMAND_PREFIX"):
+        DiscordConfig.from_env({"DISCORD_BOT_TOKEN": "x", "DISCORD_COMMAND_PREFIX": "bot"})
