@@ -171,7 +171,8 @@ def _paragraph_pieces(paragraph: list[Line], limit: int) -> list[str]:
 def split_message(lines: tuple[Line, ...], limit: int = MESSAGE_LIMIT) -> list[str]:
     """Messages of at most ``limit``: whole paragraphs, else whole lines, else words."""
     blocks = [p for para in _paragraphs(lines) for p in _paragraph_pieces(para, limit)]
-    return _pack(blocks, limit, "\n\n")
+    # Discord trims each message; an all-blank one would be refused.
+    return [m.strip() for m in _pack(blocks, limit, "\n\n") if m.strip()]
 
 
 @dataclass(frozen=True)
