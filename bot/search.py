@@ -34,7 +34,7 @@ from bot.search_text import (
     Passage,
     Stems,
     content_words,
-    plain_words,
+    passage_words,
     split_passages,
     tokenize,
 )
@@ -115,12 +115,20 @@ def _passages_of(documents: Sequence[Document]) -> tuple[Passage, ...]:
     return tuple(passages)
 
 
-def _cache_key(passages: Sequence[Passage], settings: SearchSettings) -> str:
+def _cache_key(documents: Sequence[Document], settings: SearchSettings) -> str:
+    """A digest of everything the index depends on: documents, versions and settings.
+
+    Keyed on the documents rather than on their passages so that a warm start need not
+    cut 100,000 passages just to find out it could have loaded them; the tokenizer
+    version stands for the passage splitter too.
+    """
     digest = hashlib.sha256()
     header = [_CACHE_FORMAT, TOKENIZER_VERSION, bm25s.__version__, repr(settings)]
     digest.update(json.dumps(header).encode())
-    for passage in passages:
-        digest.update(f"\0{passage.document_id}\0{passage.searchable}".encode())
+    for doc in documents:
+        sections = [(s.title, s.start, s.end) for s in doc.sections]
+        digest.update(json.dumps([doc.id, len(doc.text), sections]).encode())
+        digest.update(doc.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
 
 
@@ -129,10 +137,16 @@ def _build_tables(passages: Sequence[Passage], settings: SearchSettings) -> _Tab
     vocab: dict[str, int] = {}
     corpus_ids: list[list[int]] = []
     surface: Counter[str] = Counter()
-    for passage in passages:
-        words = content_words(passage.searchable)
-        surface.update(words)
-        corpus_ids.append([vocab.setdefault(stems.stem(w), len(vocab)) for w in words])
+    plain_hashes: list[int] = []
+    owners: list[int] = []
+    for number, passage in enumerate(passages):
+        tokens = passage_words(passage.text, stems)
+        plain_hashes.extend(hash(token.plain) for token in tokens)
+        owners.extend([number] * len(tokens))
+        if passage.lead_in:
+            tokens = passage_words(passage.lead_in, stems) + tokens
+        surface.update(word for token in tokens for word in token.words)
+        corpus_ids.append([vocab.setdefault(s, len(vocab)) for t in tokens for s in t.stems])
     retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
     if vocab:
         retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
@@ -141,7 +155,9 @@ def _build_tables(passages: Sequence[Passage], settings: SearchSettings) -> _Tab
     else:
         data, indices, indptr = np.zeros(0), np.zeros(0), np.zeros(1)
     lexicon = tuple(sorted(w for w in surface if w.isalpha() and len(w) > 2))
-    shared_indptr, shared_indices = _shared_quotations(passages, settings)
+    shared_indptr, shared_indices = _shared_quotations(
+        plain_hashes, owners, passages, settings.shared_run
+    )
     return _Tables(
         data=np.asarray(data, dtype=np.float32),
         indices=np.asarray(indices, dtype=np.int32),
@@ -155,20 +171,14 @@ def _build_tables(passages: Sequence[Passage], settings: SearchSettings) -> _Tab
 
 
 def _shared_quotations(
-    passages: Sequence[Passage], settings: SearchSettings
+    hashes: list[int], owners: list[int], passages: Sequence[Passage], run: int
 ) -> tuple[IntArray, IntArray]:
     """For each passage, the passages of other documents sharing a long run of words.
 
-    Every run of ``shared_run`` consecutive words (stop words kept) is hashed; passages
-    from different documents with an equal hash carry the same quotation.
+    ``hashes`` are the passages' plain words (stop words kept) one after another and
+    ``owners`` the passage each belongs to. Every run of ``run`` consecutive words is
+    hashed; passages of different documents with an equal run carry the same quotation.
     """
-    run = settings.shared_run
-    owners: list[int] = []
-    hashes: list[int] = []
-    for number, passage in enumerate(passages):
-        words = plain_words(passage.text)
-        hashes.extend(hash(w) for w in words)
-        owners.extend([number] * len(words))
     pairs: set[tuple[int, int]] = set()
     if len(hashes) >= run:
         token = np.array(hashes, dtype=np.int64).view(np.uint64)
@@ -225,14 +235,44 @@ def _text_items(array: npt.NDArray[Any]) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
 
 
-def _save(path: Path, key: str, tables: _Tables, passages: int) -> None:
+def _blob(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], IntArray]:
+    """Texts as one UTF-8 array and their end offsets (in characters): fast to reload."""
+    joined = "".join(texts).encode("utf-8", "surrogatepass")
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    return np.frombuffer(joined, dtype=np.uint8), ends
+
+
+def _unblob(array: npt.NDArray[Any], ends: IntArray) -> list[str]:
+    joined = array.tobytes().decode("utf-8", "surrogatepass")
+    if len(ends) != 0 and (int(ends[-1]) != len(joined) or bool(np.any(np.diff(ends) < 0))):
+        raise _CacheError("stored passage texts are inconsistent")
+    bounds = [0, *ends.tolist()]
+    return [joined[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+
+
+def _save(
+    path: Path,
+    key: str,
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    tables: _Tables,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": _CACHE_FORMAT, "key": key, "passages": passages}
+    meta = {"format": _CACHE_FORMAT, "key": key, "passages": len(passages)}
+    position = {doc.id: number for number, doc in enumerate(documents)}
+    texts, text_ends = _blob([p.text for p in passages])
+    leads, lead_ends = _blob([p.lead_in for p in passages])
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with temporary.open("wb") as handle:
         np.savez(
             handle,
             meta=_text_array([json.dumps(meta)]),
+            passage_document=np.array([position[p.document_id] for p in passages], dtype=np.int64),
+            passage_start=np.array([p.start for p in passages], dtype=np.int64),
+            passage_text=texts,
+            passage_text_ends=text_ends,
+            passage_lead=leads,
+            passage_lead_ends=lead_ends,
             data=tables.data,
             indices=tables.indices,
             indptr=tables.indptr,
@@ -265,10 +305,15 @@ class _CacheError(Exception):
     pass
 
 
-def _load(path: Path, key: str, passages: int) -> _Tables:
+def _load(
+    path: Path, key: str, documents: Sequence[Document]
+) -> tuple[tuple[Passage, ...], _Tables]:
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as stored:
             meta = json.loads(_text_items(stored["meta"])[0])
+            if meta.get("format") != _CACHE_FORMAT or meta.get("key") != key:
+                raise _CacheError("cache is for other documents")
+            passages = _stored_passages(stored, documents)
             tables = _Tables(
                 data=stored["data"].astype(np.float32, copy=False),
                 indices=stored["indices"].astype(np.int32, copy=False),
@@ -279,12 +324,39 @@ def _load(path: Path, key: str, passages: int) -> _Tables:
                 shared_indptr=stored["shared_indptr"].astype(np.int64, copy=False),
                 shared_indices=stored["shared_indices"].astype(np.int64, copy=False),
             )
-    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as error:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+    ) as error:
         raise _CacheError(str(error)) from error
-    if meta != {"format": _CACHE_FORMAT, "key": key, "passages": passages}:
-        raise _CacheError("cache is for other passages")
-    _check(tables, passages)
-    return tables
+    if meta.get("passages") != len(passages):
+        raise _CacheError("passage count disagrees")
+    _check(tables, len(passages))
+    return passages, tables
+
+
+def _stored_passages(stored: Any, documents: Sequence[Document]) -> tuple[Passage, ...]:
+    owners = stored["passage_document"].tolist()
+    starts = stored["passage_start"].tolist()
+    texts = _unblob(stored["passage_text"], stored["passage_text_ends"])
+    leads = _unblob(stored["passage_lead"], stored["passage_lead_ends"])
+    if not len(owners) == len(starts) == len(texts) == len(leads):
+        raise _CacheError("stored passages are inconsistent")
+    passages: list[Passage] = []
+    for number, (owner, start, text, lead_in) in enumerate(
+        zip(owners, starts, texts, leads, strict=True)
+    ):
+        if not 0 <= owner < len(documents):
+            raise _CacheError("stored passage names an unknown document")
+        doc = documents[owner]
+        section = doc.section_at(start) if doc.sections else None
+        passages.append(Passage(number, doc.id, text, section, start, lead_in))
+    return tuple(passages)
 
 
 def _check(tables: _Tables, passages: int) -> None:
@@ -352,24 +424,26 @@ class SearchIndex:
         settings = settings or SearchSettings()
         started = time.perf_counter()
         docs = tuple(documents)
-        passages = _passages_of(docs)
-        key = _cache_key(passages, settings)
+        key = _cache_key(docs, settings)
         path = cache_dir / f"{_CACHE_PREFIX}{key}.npz" if cache_dir else None
         if path is not None and path.exists():
             try:
-                tables = _load(path, key, len(passages))
+                passages, tables = _load(path, key, docs)
             except _CacheError as error:
                 logger.warning("search cache %s unusable (%s); rebuilding", path, error)
             else:
                 logger.info(
                     "search index loaded from %s: %d passages in %.2fs",
-                    path, len(passages), time.perf_counter() - started,
+                    path,
+                    len(passages),
+                    time.perf_counter() - started,
                 )
                 return cls(docs, passages, tables, settings, cache_dir, from_cache=True)
+        passages = _passages_of(docs)
         tables = _build_tables(passages, settings)
         if path is not None:
             try:
-                _save(path, key, tables, len(passages))
+                _save(path, key, docs, passages, tables)
             except OSError as error:
                 logger.warning("could not write search cache %s: %s", path, error)
         logger.info(
@@ -474,20 +548,30 @@ class SearchIndex:
                 later.append(number)
         return (first + later)[:k]
 
+    def also_in(self, passage_id: int) -> tuple[str, ...]:
+        """Ids of the other documents carrying a quotation this passage carries."""
+        own = self._passages[passage_id].document_id
+        others = (self._passages[p].document_id for p in self._shared_with(passage_id).tolist())
+        return tuple(dict.fromkeys(d for d in others if d != own))
+
     def _hit(self, number: int, score: float, query_stems: set[str]) -> Hit:
         passage = self._passages[number]
-        others = (self._passages[p].document_id for p in self._shared_with(number).tolist())
-        also_in = tuple(dict.fromkeys(d for d in others if d != passage.document_id))
         excerpt = make_excerpt(passage.text, query_stems, self._stems)
-        return Hit(passage, score, excerpt, also_in)
+        return Hit(passage, score, excerpt, self.also_in(number))
 
 
 def _best(scores: FloatArray, count: int) -> list[int]:
-    """Indices of the ``count`` highest positive scores, best first (ties by position)."""
-    positive = np.flatnonzero(scores > 0)
-    if len(positive) > count:
-        top = np.argpartition(scores[positive], len(positive) - count)[-count:]
-        positive = positive[top]
-    order = np.lexsort((positive, -scores[positive]))
-    return [int(p) for p in positive[order]]
+    """Indices of the ``count`` highest positive scores, best first (ties by position).
 
+    Zero scores are dropped first, and the cut-off found with ``np.partition``:
+    ``argpartition`` over an array of many equal values (zeros, or the few distinct
+    scores a one-word query gives) is pathologically slow, tens of milliseconds.
+    """
+    positive = np.flatnonzero(scores > 0)
+    values = scores[positive]
+    if len(positive) > count:
+        threshold = np.partition(values, len(values) - count)[len(values) - count]
+        keep = values >= threshold
+        positive, values = positive[keep], values[keep]
+    order = np.lexsort((positive, -values))[:count]
+    return [int(p) for p in positive[order]]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import Stemmer
 
@@ -68,19 +69,57 @@ _ACRONYM_PLURAL_RE = re.compile(r"[A-Z]{2,}s")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-class Stems:
-    """Snowball English stemming with a memo: corpora repeat words, stemming is slow."""
+class Analysis(NamedTuple):
+    words: tuple[str, ...]  # content words (stop words dropped)
+    stems: tuple[str, ...]
+    plain: str  # the word as shared-quotation spotting compares it
 
-    def __init__(self) -> None:
+
+class Stems:
+    """Snowball English stemming and word splitting, memoised: corpora repeat words.
+
+    One instance is meant to be shared by everything tokenising the same texts; each memo
+    is dropped when it grows past ``limit`` entries so a long-running bot stays bounded.
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._memo: dict[str, str] = {}
+        self._forms: dict[str, tuple[str, ...]] = {}
+        self._analyses: dict[str, Analysis] = {}
+        self._limit = limit
 
     def stem(self, word: str) -> str:
         stem = self._memo.get(word)
         if stem is None:
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
             stem = _IRREGULAR.get(word) or self._stemmer.stemWord(word)
             self._memo[word] = stem
         return stem
+
+    def forms(self, raw: str) -> tuple[str, ...]:
+        """The lower-case words one written token gives (see :func:`_word_forms`)."""
+        forms = self._forms.get(raw)
+        if forms is None:
+            if len(self._forms) >= self._limit:
+                self._forms.clear()
+            forms = tuple(_word_forms(raw))
+            self._forms[raw] = forms
+        return forms
+
+    def analysis(self, raw: str) -> Analysis:
+        """What indexing needs of one written token: content words, their stems, plain word."""
+        found = self._analyses.get(raw)
+        if found is None:
+            if len(self._analyses) >= self._limit:
+                self._analyses.clear()
+            forms = self.forms(raw)
+            words = tuple(w for w in forms if w and w not in STOP_WORDS)
+            # "over-stuffed" and "overstuffed" should read alike: the joined form is plain.
+            found = Analysis(words, tuple(self.stem(w) for w in words), forms[-1])
+            self._analyses[raw] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -130,19 +169,20 @@ def _strip_possessive(word: str) -> str:
 def iter_terms(text: str, stems: Stems, *, keep_stop_words: bool = False) -> Iterator[Term]:
     """Every indexable word of ``text`` with the offsets of the written word it is from."""
     for match in _TOKEN_RE.finditer(fold(text)):
-        for word in _word_forms(match.group()):
+        for word in stems.forms(match.group()):
             if word and (keep_stop_words or word not in STOP_WORDS):
                 yield Term(word, stems.stem(word), match.start(), match.end())
 
 
-def content_words(text: str) -> list[str]:
+def content_words(text: str, stems: Stems | None = None) -> list[str]:
     """The lower-case content words of ``text`` (unstemmed), in order."""
-    words: list[str] = []
-    for match in _TOKEN_RE.finditer(fold(text)):
-        for word in _word_forms(match.group()):
-            if word and word not in STOP_WORDS:
-                words.append(word)
-    return words
+    splitter: Callable[[str], Sequence[str]] = stems.forms if stems else _word_forms
+    return [
+        word
+        for raw in _TOKEN_RE.findall(fold(text))
+        for word in splitter(raw)
+        if word and word not in STOP_WORDS
+    ]
 
 
 def tokenize(text: str, stems: Stems | None = None) -> list[str]:
@@ -150,20 +190,21 @@ def tokenize(text: str, stems: Stems | None = None) -> list[str]:
 
     Unicode-aware; numbers stay ("50%" gives "50", "9,600" gives "9600"); hyphenated
     words give their parts and the joined compound; English stop words are dropped.
-    Pass a shared :class:`Stems` when tokenising much text: it memoises the stemmer.
+    Pass a shared :class:`Stems` when tokenising much text: it memoises the work.
     """
     stemmer = stems or Stems()
-    return [stemmer.stem(word) for word in content_words(text)]
+    return [stemmer.stem(word) for word in content_words(text, stemmer)]
 
 
-def plain_words(text: str) -> list[str]:
+def plain_words(text: str, stems: Stems | None = None) -> list[str]:
     """All words lower-cased, stop words kept, unstemmed: for spotting shared quotations."""
-    words: list[str] = []
-    for match in _TOKEN_RE.finditer(fold(text)):
-        forms = _word_forms(match.group())
-        # "over-stuffed" and "overstuffed" should read alike: keep the joined form only.
-        words.append(forms[-1] if len(forms) > 1 else forms[0])
-    return words
+    return [analysis.plain for analysis in passage_words(text, stems or Stems())]
+
+
+def passage_words(text: str, stems: Stems) -> list[Analysis]:
+    """Every written token of ``text``, analysed for indexing (memoised per token)."""
+    known = stems._analyses.get  # the hot loop of indexing: skip a method call per word
+    return [known(raw) or stems.analysis(raw) for raw in _TOKEN_RE.findall(fold(text))]
 
 
 # --- sentences --------------------------------------------------------------------
