@@ -351,3 +351,72 @@ def _parse_params(content_type: str, body: bytes) -> dict[str, Any]:
     for name in _JSON_PARAMS & params.keys():
         params[name] = json.loads(params[name])
     return params
+
+
+# Updates as Telegram sends them ------------------------------------------------------
+
+ADA = {"id": 42, "is_bot": False, "first_name": "Ada", "last_name": "Reader"}
+BEN = {"id": 43, "is_bot": False, "first_name": "Ben"}
+ANONYMOUS_ADMIN_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+PRIVATE = {"id": 42, "type": "private", "first_name": "Ada"}
+PRIVATE_BEN = {"id": 43, "type": "private", "first_name": "Ben"}
+GROUP = {"id": -4001, "type": "group", "title": "Casey readers"}
+SUPERGROUP_ID = -1004001
+
+_ids = itertools.count(1)
+
+
+def next_id() -> int:
+    """A fresh update, message or query id (unique within the test run)."""
+    return next(_ids)
+
+
+def text_message(
+    text: str,
+    chat: dict[str, Any] = PRIVATE,
+    sender: dict[str, Any] | None = ADA,
+    **extra: Any,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": next_id(),
+        "date": 1_700_000_000,
+        "chat": chat,
+        "text": text,
+        **extra,
+    }
+    if sender is not None:
+        message["from"] = sender
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"update_id": next_id(), "message": message}
+
+
+def button_press(
+    data: str, message: dict[str, Any], sender: dict[str, Any] = ADA
+) -> dict[str, Any]:
+    return {
+        "update_id": next_id(),
+        "callback_query": {
+            "id": str(next_id()),
+            "from": sender,
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": message,
+        },
+    }
+
+
+def bot_message(chat: dict[str, Any] = PRIVATE, text: str = "An earlier answer") -> dict[str, Any]:
+    return {
+        "message_id": next_id(),
+        "date": 1_700_000_000,
+        "chat": chat,
+        "from": BOT_USER,
+        "text": text,
+    }

@@ -3,7 +3,6 @@ Application and the core, to the Bot API requests it makes (recorded, never sent
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -25,29 +24,25 @@ from bot.schedule import parse_schedule
 from bot.services import Services
 from bot.store import InMemoryStore
 from tests.telegram_standin import (
+    ADA,
+    ANONYMOUS_ADMIN_BOT,
+    BEN,
     BOT_ID,
     BOT_USER,
     BOT_USERNAME,
+    GROUP,
+    PRIVATE,
+    PRIVATE_BEN,
+    SUPERGROUP_ID,
     TOKEN,
     Failure,
     FakeBotAPI,
     RecordingRequest,
+    bot_message,
+    button_press,
+    next_id,
+    text_message,
 )
-
-ADA = {"id": 42, "is_bot": False, "first_name": "Ada", "last_name": "Reader"}
-BEN = {"id": 43, "is_bot": False, "first_name": "Ben"}
-ANONYMOUS_ADMIN_BOT = {
-    "id": 1087968824,
-    "is_bot": True,
-    "first_name": "Group",
-    "username": "GroupAnonymousBot",
-}
-PRIVATE = {"id": 42, "type": "private", "first_name": "Ada"}
-PRIVATE_BEN = {"id": 43, "type": "private", "first_name": "Ben"}
-GROUP = {"id": -4001, "type": "group", "title": "Casey readers"}
-SUPERGROUP_ID = -1004001
-
-_ids = itertools.count(1)
 
 
 class FakeClock:
@@ -74,50 +69,6 @@ async def change_settings(ctx: Context, args: str) -> Reply:
 SETTINGS = Command(
     "settings", "Change this chat's settings", "/settings", change_settings, moderator_only=True
 )
-
-
-def text_message(
-    text: str,
-    chat: dict[str, Any] = PRIVATE,
-    sender: dict[str, Any] | None = ADA,
-    **extra: Any,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "message_id": next(_ids),
-        "date": 1_700_000_000,
-        "chat": chat,
-        "text": text,
-        **extra,
-    }
-    if sender is not None:
-        message["from"] = sender
-    if text.startswith("/"):
-        command = text.split()[0]
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-    return {"update_id": next(_ids), "message": message}
-
-
-def button_press(data: str, message: dict[str, Any], sender: dict[str, Any] = ADA) -> dict:
-    return {
-        "update_id": next(_ids),
-        "callback_query": {
-            "id": str(next(_ids)),
-            "from": sender,
-            "chat_instance": "ci-1",
-            "data": data,
-            "message": message,
-        },
-    }
-
-
-def bot_message(chat: dict[str, Any] = PRIVATE, text: str = "An earlier answer") -> dict:
-    return {
-        "message_id": next(_ids),
-        "date": 1_700_000_000,
-        "chat": chat,
-        "from": BOT_USER,
-        "text": text,
-    }
 
 
 @pytest.fixture(autouse=True)
@@ -414,7 +365,7 @@ def membership(chat: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         )
 
     return {
-        "update_id": next(_ids),
+        "update_id": next_id(),
         "my_chat_member": {
             "chat": chat,
             "from": BEN,
@@ -426,8 +377,8 @@ def membership(chat: dict[str, Any], old: str, new: str) -> dict[str, Any]:
 
 
 def service_message(chat: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    message = {"message_id": next(_ids), "date": 1_700_000_000, "chat": chat, "from": BEN}
-    return {"update_id": next(_ids), "message": message | fields}
+    message = {"message_id": next_id(), "date": 1_700_000_000, "chat": chat, "from": BEN}
+    return {"update_id": next_id(), "message": message | fields}
 
 
 def migrated_to(new_id: int) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""The real HTTP stack (python-telegram-bot's HTTPXRequest, long polling, the webhook server)
+against the stand-in Bot API on 127.0.0.1, reached through TELEGRAM_API_BASE_URL."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from adapters.telegram_bot import TelegramAdapter, TelegramSettings
+from bot.briefing_commands import build_table
+from bot.core import BriefingBot
+from bot.services import Services
+from tests.telegram_standin import (
+    BEN,
+    BOT_USERNAME,
+    GROUP,
+    TOKEN,
+    FakeBotAPI,
+    StandinServer,
+    bot_message,
+    button_press,
+    text_message,
+)
+from tests.test_telegram import SETTINGS
+
+
+@pytest.fixture
+def bot(services: Services) -> BriefingBot:
+    return BriefingBot(services, build_table([SETTINGS]))
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[tuple[FakeBotAPI, StandinServer]]:
+    api = FakeBotAPI()
+    server = StandinServer(api)
+    await server.start()
+    yield api, server
+    await server.stop()
+    assert api.unexpected == [], f"unexpected requests: {api.unexpected}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_long_polling_over_http_end_to_end(
+    bot: BriefingBot, standin: tuple[FakeBotAPI, StandinServer]
+) -> None:
+    api, server = standin
+    settings = TelegramSettings.from_env(
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": server.base_url}
+    )
+    assert settings is not None
+    adapter = TelegramAdapter(bot, settings.token, base_url=settings.base_url)
+    await adapter.start()
+    try:
+        assert bot.services.bot_name == BOT_USERNAME
+        api.push_update(text_message("/recommendations"))
+        await api.wait_until(lambda: len(api.calls_to("sendMessage")) == 1)
+        [first] = api.calls_to("sendMessage")
+        assert "Page 1 of 2" in first.params["text"]
+        [[next_button]] = first.params["reply_markup"]["inline_keyboard"]
+
+        shown = bot_message(text="page one")
+        api.push_update(button_press(next_button["callback_data"], shown))
+        await api.wait_until(lambda: len(api.calls_to("editMessageText")) == 1)
+        assert "Page 2 of 2" in api.calls_to("editMessageText")[0].params["text"]
+        await api.wait_until(lambda: len(api.calls_to("answerCallbackQuery")) == 1)
+
+        api.push_update(text_message(f"/settings@{BOT_USERNAME}", chat=GROUP, sender=BEN))
+        await api.wait_until(lambda: len(api.texts(GROUP["id"])) == 1)
+        assert api.calls_to("getChatMember")
+    finally:
+        await adapter.stop()
+    methods = {call.method for call in api.calls}
+    assert {
+        "getMe",
+        "setMyCommands",
+        "deleteWebhook",
+        "getUpdates",
+        "sendMessage",
+        "editMessageText",
+        "answerCallbackQuery",
+        "getChatMember",
+    } <= methods
+    polls = api.calls_to("getUpdates")
+    assert set(polls[0].params["allowed_updates"]) == {
+        "message",
+        "callback_query",
+        "my_chat_member",
+    }
+
+
+async def test_a_webhook_takes_updates_that_carry_the_secret(
+    bot: BriefingBot, standin: tuple[FakeBotAPI, StandinServer]
+) -> None:
+    api, server = standin
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = TelegramSettings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": server.base_url,
+            "TELEGRAM_WEBHOOK_URL": hook,
+            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+            "TELEGRAM_WEBHOOK_PORT": str(port),
+            "TELEGRAM_WEBHOOK_SECRET": "the-shared-secret",
+        }
+    )
+    assert settings is not None and settings.webhook is not None
+    adapter = TelegramAdapter(
+        bot, settings.token, base_url=settings.base_url, webhook=settings.webhook
+    )
+    await adapter.start()
+    try:
+        [registered] = api.calls_to("setWebhook")
+        assert registered.params["url"] == hook
+        assert registered.params["secret_token"] == "the-shared-secret"
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(
+                hook,
+                json=text_message("/finding 1"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "a-guess"},
+            )
+            assert forged.status_code == 403
+            genuine = await client.post(
+                hook,
+                json=text_message("/finding 2"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "the-shared-secret"},
+            )
+            assert genuine.status_code == 200
+        await api.wait_until(lambda: len(api.calls_to("sendMessage")) == 1)
+        [text] = api.texts()
+        assert "Finding 2 of 8" in text
+    finally:
+        await adapter.stop()
+    assert api.calls_to("getUpdates") == []
