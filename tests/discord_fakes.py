@@ -265,7 +265,7 @@ _ROUTES = {
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"): (
         DiscordRecorder._webhook_edit
     ),
-    ("GET", "/guilds/{guild_id}/members/{user_id}"): DiscordRecorder._member,
+    ("GET", "/guilds/{guild_id}/members/{member_id}"): DiscordRecorder._member,
 }
 
 

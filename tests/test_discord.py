@@ -20,7 +20,7 @@ from bot.commands import Command, Context
 from bot.core import BriefingBot
 from bot.digest import DigestBuilder
 from bot.errors import ConfigError
-from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, text_reply
+from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, SenderRef, text_reply
 from bot.paging import EXPIRED
 from bot.ports import PlatformModerators
 from bot.schedule import Frequency, Schedule
@@ -34,13 +34,19 @@ from tests.discord_fakes import (
     GUILD_ID,
     MANAGE_GUILD,
     MEMBER,
+    MEMBER_ID,
     MODERATOR,
+    MODERATOR_ID,
     OTHER_CHANNEL_ID,
     OWNER,
+    OWNER_ID,
     DiscordRecorder,
     FakeDiscord,
     Request,
     http_error,
+    member,
+    settle,
+    text_channel,
     user,
 )
 
@@ -61,8 +67,15 @@ async def long_answer(ctx: Context, args: str) -> Reply:
     return text_reply(*paragraphs)  # about 5,400 characters
 
 
-# Test-only commands: a moderator-only one (until /subscribe exists) and a long answer.
+async def where(ctx: Context, args: str) -> Reply:
+    chat = ctx.message.chat
+    return text_reply(f"{chat.key} {chat.kind} {chat.title} from {ctx.message.sender.name}")
+
+
+# Test-only commands: a moderator-only one (until /subscribe exists), a long answer, and
+# one that says which chat the core saw.
 EXTRA = [
+    Command("where", "Which chat this is", "/where", where),
     Command(
         "settings",
         "Change this chat's settings (moderators only)",
@@ -269,6 +282,32 @@ async def test_without_the_message_content_intent_slash_commands_still_work(
         await adapter.stop()
 
 
+async def test_a_channel_is_a_group_chat_and_a_dm_is_private(fake: FakeDiscord) -> None:
+    in_server = only_message(await fake.slash("where", MODERATOR)).content
+    assert in_server == f"discord:{CHANNEL_ID} group Inquiry Watchers #general from Mo"
+    in_dm = only_message(await fake.slash("where", guild_id=None, channel_id=DM_CHANNEL_ID))
+    assert in_dm.content == f"discord:{DM_CHANNEL_ID} private DM with mel from Mel"
+    by_text = only_message(await fake.say("!where", channel_id=OTHER_CHANNEL_ID)).content
+    assert by_text == f"discord:{OTHER_CHANNEL_ID} group Inquiry Watchers #news from Mel"
+
+
+async def test_the_prefix_is_configurable_and_mentions_take_either_form(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token", prefix="?", message_content=True)
+    try:
+        await adapter.login()
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        assert "Finding 2 of 8" in (await fake.say("?finding 2"))[0].content
+        assert await fake.say("!finding 2") == []
+        nickname_mention = f"<@!{APP_ID}> ?finding 3"
+        sent = await fake.say(nickname_mention, mentions_bot=True)
+        assert "Finding 3 of 8" in sent[0].content
+    finally:
+        await adapter.stop()
+
+
 # -- moderators ---------------------------------------------------------------------------------
 
 
@@ -290,6 +329,22 @@ async def test_in_a_dm_the_user_is_their_own_moderator(fake: FakeDiscord) -> Non
         await fake.slash("settings", MEMBER, guild_id=None, channel_id=DM_CHANNEL_ID)
     )
     assert sent.content == "Settings changed."
+
+
+async def test_outside_a_command_moderators_are_looked_up_when_asked(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: DiscordRecorder
+) -> None:
+    channel = adapter_chat(CHANNEL_ID)
+    recorder.members[MODERATOR_ID] = member(MODERATOR.user, MODERATOR.roles)
+    recorder.members[OWNER_ID] = member(OWNER.user)
+    check = adapter.moderators.is_moderator
+    assert await check(channel, SenderRef(str(MODERATOR_ID), "Mo")) is True
+    assert await check(channel, SenderRef(str(MEMBER_ID), "Mel")) is False  # 404: not a member
+    assert await check(channel, SenderRef(str(OWNER_ID), "Olivia")) is True  # owns the server
+    dm = ChatRef("discord", str(DM_CHANNEL_ID), ChatKind.PRIVATE)
+    assert await check(dm, SenderRef(str(MEMBER_ID), "Mel")) is True
+    elsewhere = ChatRef("telegram", str(CHANNEL_ID), ChatKind.GROUP)
+    assert await check(elsewhere, SenderRef(str(MODERATOR_ID), "Mo")) is False
 
 
 # -- rendering what is sent ---------------------------------------------------------------------
@@ -477,6 +532,11 @@ async def test_removing_the_bot_from_a_server_deactivates_its_channels(
             f"discord:{OTHER_CHANNEL_ID}",
         ]
         assert all("removed from server Inquiry Watchers" in reason for _, reason in gone)
+        gone.clear()
+        await fake.join_guild()
+        fake.state.parse_channel_delete(text_channel(OTHER_CHANNEL_ID, "news"))
+        await settle()
+        assert gone == [(f"discord:{OTHER_CHANNEL_ID}", "channel #news deleted")]
     finally:
         await adapter.stop()
 
