@@ -3,6 +3,7 @@ Application and the core, to the Bot API requests it makes (recorded, never sent
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -599,3 +600,28 @@ async def test_a_flooding_chat_gets_one_notice_then_silence_and_others_are_unaff
 
 async def test_the_bots_own_id_is_known_after_start(adapter: TelegramAdapter) -> None:
     assert adapter.application.bot.id == BOT_ID
+
+
+async def test_one_slow_chat_holds_up_no_other(services: Services, api: FakeBotAPI) -> None:
+    release = asyncio.Event()
+
+    async def slow(ctx: Context, args: str) -> Reply:
+        await release.wait()
+        return text_reply("Slow answer.")
+
+    table = build_table([SETTINGS, Command("slow", "A slow answer", "/slow", slow)])
+    adapter = TelegramAdapter(BriefingBot(services, table), TOKEN, request=RecordingRequest(api))
+    await adapter.start(receive=False)
+    try:
+        # Through the update queue, as polling and the webhook deliver them.
+        queue = adapter.application.update_queue
+        await queue.put(Update.de_json(text_message("/slow"), adapter.application.bot))
+        other = text_message("/finding 1", chat=PRIVATE_BEN, sender=BEN)
+        await queue.put(Update.de_json(other, adapter.application.bot))
+        await api.wait_until(lambda: len(api.texts(BEN["id"])) == 1)
+        assert api.texts(ADA["id"]) == []
+        release.set()
+        await api.wait_until(lambda: api.texts(ADA["id"]) == ["Slow answer."])
+    finally:
+        release.set()
+        await adapter.stop()

@@ -3,6 +3,7 @@ against the stand-in Bot API on 127.0.0.1, reached through TELEGRAM_API_BASE_URL
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from adapters.telegram_bot import TelegramAdapter, TelegramSettings
+from adapters.telegram_redact import REDACTED, TokenRedactor
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.services import Services
@@ -50,9 +52,14 @@ def free_port() -> int:
 
 
 async def test_long_polling_over_http_end_to_end(
-    bot: BriefingBot, standin: tuple[FakeBotAPI, StandinServer]
+    bot: BriefingBot,
+    standin: tuple[FakeBotAPI, StandinServer],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     api, server = standin
+    # httpx logs every request URL, token included; the filter must take it out.
+    caplog.handler.addFilter(TokenRedactor(TOKEN))
+    caplog.set_level(logging.DEBUG)
     settings = TelegramSettings.from_env(
         {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": server.base_url}
     )
@@ -89,6 +96,8 @@ async def test_long_polling_over_http_end_to_end(
         "answerCallbackQuery",
         "getChatMember",
     } <= methods
+    assert f"/bot{REDACTED}/getUpdates" in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
     polls = api.calls_to("getUpdates")
     assert set(polls[0].params["allowed_updates"]) == {
         "message",
