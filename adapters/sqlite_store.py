@@ -30,6 +30,7 @@ from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef
 from bot.schedule import Frequency, Schedule
 from bot.store import (
+    EMPTY_REPLY,
     UNFINISHED,
     Alert,
     ChatSettings,
@@ -634,13 +635,15 @@ class SqliteStore:
         )
         return [_outbox(row) for row in rows]
 
-    async def claim_outbox(self, entry_id: int, at: datetime) -> None:
+    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
         async with self._write() as db:
-            await db.execute(
-                """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
-                       updated_at = ? WHERE id = ?""",
-                (_iso(at), entry_id),
+            cursor = await db.execute(
+                f"""UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                        updated_at = ?
+                    WHERE id = ? AND attempts = ? AND status IN ({_UNFINISHED_SQL})""",
+                (_iso(at), entry_id, attempts_seen),
             )
+            return cursor.rowcount > 0
 
     async def finish_outbox(
         self,
@@ -654,17 +657,27 @@ class SqliteStore:
         async with self._write() as db:
             await db.execute(
                 """UPDATE outbox SET status = ?, reason = ?, next_attempt_at = ?,
-                       chat_id = COALESCE(?, chat_id), updated_at = ?
+                       chat_id = COALESCE(?, chat_id), updated_at = ?,
+                       reply = CASE WHEN ? THEN ? ELSE reply END
                    WHERE id = ?""",
-                (str(status), reason, _iso_or_none(next_attempt_at), chat_id, _iso(at), entry_id),
+                (
+                    str(status),
+                    reason,
+                    _iso_or_none(next_attempt_at),
+                    chat_id,
+                    _iso(at),
+                    status.finished,
+                    _EMPTY_REPLY_JSON,
+                    entry_id,
+                ),
             )
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         async with self._write() as db:
             cursor = await db.execute(
-                f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?
+                f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?, reply = ?
                     WHERE status IN ({_UNFINISHED_SQL}) AND scheduled < ?""",
-                (reason, _iso(at), _iso(scheduled_before)),
+                (reason, _iso(at), _EMPTY_REPLY_JSON, _iso(scheduled_before)),
             )
             return cursor.rowcount
 
@@ -689,6 +702,7 @@ class SqliteStore:
 
 # -- SQL helpers ------------------------------------------------------------------------------
 
+_EMPTY_REPLY_JSON = reply_to_json(EMPTY_REPLY)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 _SUBSCRIPTION_SQL = """SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
     FROM subscriptions s JOIN chats c ON c.chat_key = s.chat_key"""

@@ -38,7 +38,8 @@ from bot.store import OutboxEntry, OutboxStatus, PlannedDigest, Store, Subscript
 log = logging.getLogger(__name__)
 
 DUE_WINDOW = timedelta(hours=6)
-KEEP_RECORDS = timedelta(days=30)
+# Only the last 6 hours' keys are needed to send nothing twice; a few days help operators.
+KEEP_RECORDS = timedelta(days=3)
 LATE_REASON = "more than 6 hours late: skipped"
 RESENT_NOTE = "sent again after an interrupted run (may be a duplicate)"
 MAX_MOVES = 3  # a chat that keeps moving is a platform bug, not a reason to loop
@@ -119,6 +120,7 @@ class Scheduler:
         self.batch = batch
         # platform -> until when it asked us to wait (a rate limit): kept across passes
         self._held: dict[str, datetime] = {}
+        self._pass_lock = asyncio.Lock()
 
     # -- the loop
 
@@ -142,7 +144,12 @@ class Scheduler:
     # -- one pass
 
     async def run_once(self, now: datetime | None = None) -> list[DeliveryRecord]:
-        now = utc(now or self.clock.now())
+        # Passes in one process take turns: one pass's sends in flight are not another's
+        # leftovers from an interrupted run.
+        async with self._pass_lock:
+            return await self._run_once(utc(now or self.clock.now()))
+
+    async def _run_once(self, now: datetime) -> list[DeliveryRecord]:
         expired = await self.store.expire_outbox(now - self.window, now, LATE_REASON)
         if expired:
             log.warning("gave up %d digests more than %s late", expired, self.window)
@@ -222,7 +229,8 @@ class Scheduler:
                     )
                     continue
                 record = await self._deliver(entry, now, held)
-                done.append((entry.id, record))
+                if record is not None:
+                    done.append((entry.id, record))
 
         async with asyncio.TaskGroup() as group:
             group.create_task(feed())
@@ -234,7 +242,7 @@ class Scheduler:
 
     async def _deliver(
         self, entry: OutboxEntry, now: datetime, held: dict[str, datetime]
-    ) -> DeliveryRecord:
+    ) -> DeliveryRecord | None:
         interrupted = entry.status is OutboxStatus.SENDING
         if interrupted:
             log.warning(
@@ -242,7 +250,8 @@ class Scheduler:
                 entry.id,
                 entry.chat_key,
             )
-        await self.store.claim_outbox(entry.id, now)
+        if not await self.store.claim_outbox(entry.id, now, entry.attempts):
+            return None  # another pass got to it first
         attempts = entry.attempts + 1
         chat_key, chat_id = entry.chat_key, entry.chat_id
         outcome = await self._send(entry.platform, chat_id, entry)

@@ -106,6 +106,8 @@ class OutboxStatus(enum.StrEnum):
 
 
 UNFINISHED = (OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.RETRY)
+# A finished entry keeps its key and outcome, not its text: the outbox stays small.
+EMPTY_REPLY = Reply(lines=())
 
 
 @dataclass(frozen=True)
@@ -272,8 +274,12 @@ class Store(Protocol):
         come), with id > ``after_id``, by id, at most ``limit``."""
         ...
 
-    async def claim_outbox(self, entry_id: int, at: datetime) -> None:
-        """Mark the entry as being sent (and count the attempt) before handing it over."""
+    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
+        """Mark the entry as being sent (and count the attempt) before handing it over.
+
+        Only if it is unfinished and still has ``attempts_seen`` attempts: False means
+        another pass claimed it first.
+        """
         ...
 
     async def finish_outbox(
@@ -284,7 +290,9 @@ class Store(Protocol):
         reason: str = "",
         next_attempt_at: datetime | None = None,
         chat_id: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Record how a send went. A finished entry (delivered, gone, failed) drops its text."""
+        ...
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         """Unfinished entries scheduled before the cut-off become failed; returns how many."""
@@ -689,11 +697,14 @@ class InMemoryStore:
         ]
         return sorted(due, key=_by_id)[:limit]
 
-    async def claim_outbox(self, entry_id: int, at: datetime) -> None:
-        entry = self._m.outbox[entry_id]
+    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
+        entry = self._m.outbox.get(entry_id)
+        if entry is None or entry.status.finished or entry.attempts != attempts_seen:
+            return False
         self._m.outbox[entry_id] = replace(
             entry, status=OutboxStatus.SENDING, attempts=entry.attempts + 1, updated_at=utc(at)
         )
+        return True
 
     async def finish_outbox(
         self,
@@ -709,6 +720,7 @@ class InMemoryStore:
             return
         self._m.outbox[entry_id] = replace(
             entry,
+            reply=EMPTY_REPLY if status.finished else entry.reply,
             status=status,
             reason=reason,
             next_attempt_at=utc(next_attempt_at) if next_attempt_at else None,

@@ -295,11 +295,15 @@ async def test_delivery_states(store: Store) -> None:
     assert [e.id for e in page] == [due[2].id, due[3].id]
 
     first, second, third = due[0], due[1], due[2]
-    await store.claim_outbox(first.id, T0)
+    assert await store.claim_outbox(first.id, T0, 0) is True
+    assert await store.claim_outbox(first.id, T0, 0) is False  # another pass was first
     [claimed] = [e for e in await store.list_outbox() if e.id == first.id]
     assert claimed.status is OutboxStatus.SENDING and claimed.attempts == 1
     assert first.id in [e.id for e in await store.due_outbox(T0)]  # in flight still owed
     await store.finish_outbox(first.id, OutboxStatus.DELIVERED, T0)
+    assert await store.claim_outbox(first.id, T0, 1) is False  # finished
+    [delivered] = [e for e in await store.list_outbox() if e.id == first.id]
+    assert delivered.reply.lines == ()  # a finished entry keeps its outcome, not its text
     retry_at = T0 + timedelta(seconds=30)
     await store.finish_outbox(second.id, OutboxStatus.RETRY, T0, "rate limited", retry_at)
     await store.finish_outbox(third.id, OutboxStatus.GONE, T0, "blocked by the user")

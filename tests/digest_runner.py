@@ -1,0 +1,58 @@
+"""A digest pass in its own process, for the test that kills one with SIGKILL.
+
+    python tests/digest_runner.py setup DB CHATS        # CHATS console chats, daily 08:00 London
+    python tests/digest_runner.py pass DB ISO-TIME N    # one pass at ISO-TIME, N sends at once
+
+Digests go to stdout (the console sender); a JSON line per delivery with a reason (such as
+"sent again after an interrupted run") goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+
+from adapters.console_delivery import ConsoleSender
+from adapters.sqlite_store import SqliteStore
+from bot.digest import DigestBuilder
+from bot.documents import default_corpus_dir, load_corpus
+from bot.messages import ChatRef
+from bot.ports import SystemClock
+from bot.schedule import daily
+from bot.scheduler import Scheduler
+from bot.views import Views
+
+SUBSCRIBED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+async def setup(db: str, chats: int) -> None:
+    async with await SqliteStore.open(db) as store:
+        for i in range(chats):
+            ref = ChatRef("console", f"chat-{i:05d}")
+            await store.subscribe(ref, daily(8, 0), "Europe/London", SUBSCRIBED_AT)
+
+
+async def one_pass(db: str, when: str, concurrency: int) -> None:
+    corpus = load_corpus(default_corpus_dir())
+    async with await SqliteStore.open(db) as store:
+        builder = DigestBuilder(corpus, Views(), store)
+        senders = {"console": ConsoleSender(sys.stdout)}
+        scheduler = Scheduler(store, senders, builder, SystemClock(), concurrency=concurrency)
+        for record in await scheduler.run_once(datetime.fromisoformat(when)):
+            if record.reason:
+                print(json.dumps(record.to_json()), file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "setup":
+        asyncio.run(setup(argv[1], int(argv[2])))
+    elif argv[0] == "pass":
+        asyncio.run(one_pass(argv[1], argv[2], int(argv[3])))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
