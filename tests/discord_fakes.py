@@ -110,6 +110,7 @@ class DiscordRecorder:
         self.unexpected: list[str] = []
         self.failures: dict[tuple[str, str], list[Exception]] = {}
         self.members: dict[int, dict[str, Any]] = {}  # for GET /guilds/{id}/members/{id}
+        self.gateway_error: Exception | None = None  # what connecting to the gateway raises
         self._ids = itertools.count(1200000000000000001)
         self.sent_ids: dict[int, Request] = {}  # message id we made up -> the request
 
@@ -130,7 +131,14 @@ class DiscordRecorder:
             recorder.unexpected.append("aiohttp was asked to reach the network")
             raise AssertionError("a test tried to reach the network")
 
+        async def gateway(http: HTTPClient, url: str, **kwargs: Any) -> Any:
+            if recorder.gateway_error is not None:
+                raise recorder.gateway_error
+            recorder.unexpected.append(f"gateway connection to {url}")
+            raise AssertionError("a test tried to connect to Discord's gateway")
+
         monkeypatch.setattr(HTTPClient, "request", http_request)
+        monkeypatch.setattr(HTTPClient, "ws_connect", gateway)
         monkeypatch.setattr(AsyncWebhookAdapter, "request", webhook_request)
         monkeypatch.setattr(aiohttp.ClientSession, "_request", no_network)
         monkeypatch.setattr(aiohttp.ClientSession, "ws_connect", no_network)

@@ -541,6 +541,23 @@ async def test_removing_the_bot_from_a_server_deactivates_its_channels(
         await adapter.stop()
 
 
+async def test_start_connects_in_the_background_and_explains_a_refused_intent(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What discord.py raises when the gateway closes with 4014 (intent not enabled).
+    recorder.gateway_error = discord.PrivilegedIntentsRequired(None)
+    adapter = DiscordAdapter(briefing_bot, "test-token", message_content=True)
+    try:
+        await adapter.start()
+        assert [r.path for r in recorder.requests][:2] == ["/users/@me", "/oauth2/applications/@me"]
+        with pytest.raises(discord.PrivilegedIntentsRequired):
+            await adapter.wait_closed()
+        assert "enable it for the bot in the developer portal" in caplog.text
+    finally:
+        await adapter.stop()
+    assert adapter.client.is_closed()
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 
