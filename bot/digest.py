@@ -155,6 +155,8 @@ class DigestBuilder:
             "heading": "Your briefing" if not preview else "Your next briefing (a preview)",
             "date": f"{local:%A} {local.day} {local:%B %Y}",
             "timezone": sub.timezone,
+            "now": now.isoformat(),
+            "alert_words": [a.words for a in alerts],
             "schedule": sub.schedule.describe(),
             "preview": preview,
             "finding": self._finding(finding, len(structure.findings)) if finding else None,

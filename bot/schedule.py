@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.errors import UserInputError
+from bot.errors import ConfigError, UserInputError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_ALIASES = {
@@ -197,6 +197,14 @@ def resolve_timezone(name: str) -> ZoneInfo:
         return ZoneInfo(canonical_timezone(name))
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise UserInputError(_unknown_zone_message(name, [])) from err
+
+
+def configured_timezone(name: str, setting: str = "INQUIRY_BOT_TIMEZONE") -> str:
+    """The operator's default zone, checked at start-up: a ConfigError names the setting."""
+    try:
+        return canonical_timezone(name)
+    except UserInputError as err:
+        raise ConfigError(f"{setting}: {err}") from err
 
 
 def timezone_suggestions(name: str, limit: int = 3) -> list[str]:
