@@ -85,7 +85,7 @@ class DocumentRecord:
     title: str
     added_at: datetime
     text_hash: str  # of the cleaned text: the same text twice is refused
-    text: str  # as ingested (raw); the loader cleans it again when the bot starts
+    text: str  # cleaned, as readers are quoted it (cleaning it again changes nothing)
     outlet: str | None = None
     date: str | None = None
     url: str | None = None

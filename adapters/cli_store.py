@@ -1,0 +1,202 @@
+"""The CLI's database commands: ``inquiry-bot ingest`` and ``inquiry-bot digests``.
+
+``adapters/cli.py`` calls :func:`register` with its subparsers and a ``build`` function:
+
+    build(args) -> async context manager yielding Services   (with a store)
+
+so these commands get the same corpus, index, clock and database as the rest of the CLI, and
+the database is closed when the command ends. Each subcommand sets ``args.func``, a coroutine
+function ``func(args) -> int`` (the exit status) for ``main`` to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from adapters.console_delivery import ConsoleSender
+from bot.digest import DigestBuilder, RenderCustom
+from bot.errors import UserInputError
+from bot.ingest import IngestReport, MetaOverrides, ingest
+from bot.ports import Sender
+from bot.scheduler import DeliveryRecord, Scheduler
+from bot.services import Services
+from bot.store import Store
+
+BuildServices = Callable[[argparse.Namespace], AbstractAsyncContextManager[Services]]
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class DeliveryWiring:
+    """What ``digests`` needs besides the console: other platforms' senders, and the
+    renderer of chats' own digest templates (``bot.template_commands.make_render_custom``)."""
+
+    senders: Mapping[str, Sender] = field(default_factory=dict)
+    render_custom: RenderCustom | None = None
+
+
+Wiring = Callable[[argparse.Namespace, Services], DeliveryWiring]
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    build: BuildServices,
+    *,
+    parents: Sequence[argparse.ArgumentParser] = (),
+    wiring: Wiring | None = None,
+) -> None:
+    """Add ``ingest`` and ``digests``; ``parents`` carry the CLI's common options (--db...)."""
+    add = subparsers.add_parser(
+        "ingest",
+        parents=list(parents),
+        help="add a document, or a folder of them, to the bot's documents",
+        description="Add a .txt or .md document (or every one in a folder). Metadata comes "
+        "from the options, else from a NAME.json sidecar, else from the file name. The same "
+        "text twice is refused.",
+    )
+    add.add_argument("path", type=Path, metavar="PATH", help="a document file or a folder")
+    add.add_argument("--title", help="the document's title (one file only)")
+    add.add_argument("--outlet", help="who published it, e.g. 'BBC News'")
+    add.add_argument("--date", help="when, as an ISO date: 2023-03-21")
+    add.add_argument("--url", help="where it was published (http or https)")
+    add.set_defaults(func=_ingest_command(build))
+
+    digests = subparsers.add_parser(
+        "digests",
+        parents=list(parents),
+        help="run one digest pass, as if the clock read --at",
+        description="Send every digest due at --at (default: now), for cron-style "
+        "deployments. Console chats' digests are printed here.",
+    )
+    digests.add_argument(
+        "--at",
+        type=parse_at,
+        metavar="ISO-TIME",
+        help="the pass's time with its offset, e.g. 2024-05-14T08:00+01:00 (default: now)",
+    )
+    digests.add_argument("--json", action="store_true", help="one JSON object a line per delivery")
+    digests.add_argument(
+        "--concurrency", type=_positive, default=8, metavar="N", help="sends at once (8)"
+    )
+    digests.set_defaults(func=_digests_command(build, wiring))
+
+
+def parse_at(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time; use e.g. 2024-05-14T08:00+01:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; add one, e.g. {text}+00:00 or {text}Z"
+        )
+    return moment
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _require_store(services: Services) -> Store:
+    if services.store is None:
+        raise UserInputError("This command needs a database: give one with --db PATH.")
+    return services.store
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def _ingest_command(build: BuildServices) -> Command:
+    async def run(args: argparse.Namespace) -> int:
+        overrides = MetaOverrides(args.title, args.outlet, args.date, args.url)
+        async with build(args) as services:
+            store = _require_store(services)
+            bar = ProgressBar(sys.stderr)
+            report = await ingest(
+                args.path,
+                store,
+                services.corpus,
+                services.clock.now(),
+                services.index,
+                overrides,
+                progress=bar,
+            )
+        print(report.summary())
+        return exit_status(report)
+
+    return run
+
+
+def exit_status(report: IngestReport) -> int:
+    """0 if anything was added (or there was nothing to refuse), 1 if everything was refused."""
+    return 1 if report.refused and not report.added else 0
+
+
+class ProgressBar:
+    """A one-line bar on a terminal for folders of several files; silent otherwise."""
+
+    def __init__(self, out: TextIO, width: int = 30) -> None:
+        self.out = out
+        self.width = width
+
+    def __call__(self, done: int, total: int, current: Path) -> None:
+        if total < 2 or not self.out.isatty():
+            return
+        filled = self.width * done // total
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.out.write(f"\r[{bar}] {done}/{total} {current.name[:40]:<40}")
+        if done == total:
+            self.out.write("\n")
+        self.out.flush()
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+
+def _digests_command(build: BuildServices, wiring: Wiring | None) -> Command:
+    async def run(args: argparse.Namespace) -> int:
+        async with build(args) as services:
+            store = _require_store(services)
+            extra = wiring(args, services) if wiring else DeliveryWiring()
+            console = ConsoleSender(None if args.json else sys.stdout)
+            senders: dict[str, Sender] = {**extra.senders, console.platform: console}
+            builder = DigestBuilder(services.corpus, services.views, store, extra.render_custom)
+            scheduler = Scheduler(
+                store, senders, builder, services.clock, concurrency=args.concurrency
+            )
+            records = await scheduler.run_once(args.at or services.clock.now())
+        report_records(records, args.json, sys.stdout, sys.stderr)
+        return 0
+
+    return run
+
+
+def report_records(
+    records: Sequence[DeliveryRecord], as_json: bool, out: TextIO, err: TextIO
+) -> None:
+    if as_json:
+        for record in records:
+            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        out.flush()
+        return
+    for record in records:
+        if record.platform != "console" or record.status != "delivered":
+            reason = f" ({record.reason})" if record.reason else ""
+            err.write(f"{record.status}: {record.platform}:{record.chat}{reason}\n")
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    err.write(f"{len(records)} digest{'s' if len(records) != 1 else ''}: {summary or 'none due'}\n")

@@ -1,0 +1,216 @@
+"""Adding documents after start-up: ``inquiry-bot ingest PATH``.
+
+A file, or every ``.txt``/``.md`` file in a folder, is cleaned like the built-in documents
+(``bot.documents``), checked against what the bot already has (the same text twice is
+refused, however its white space runs), and recorded in the store with the time it was
+added. The next digests list it and quote its passages that match chats' alerts, and the
+search index is rebuilt with it.
+
+The store keeps the cleaned text itself; the file is not copied anywhere. One database file
+is then the whole record of what was added (and the only thing to back up), a bot running
+on another machine sees the document as soon as the database does, and there is no second
+copy in a folder to drift from the database. At start-up the composition root adds
+:func:`stored_documents` to the corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.documents import DOCUMENT_SUFFIXES, CorpusError, document_from_text, load_document
+from bot.errors import UserInputError
+from bot.model import Corpus, Document, DocumentMeta
+from bot.store import DocumentRecord, Store, text_hash
+
+if TYPE_CHECKING:
+    from bot.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, Path], None]  # (files done, files in all, the current file)
+MakeDocument = Callable[[str, DocumentMeta], Document]
+
+
+@dataclass(frozen=True)
+class MetaOverrides:
+    """Metadata given on the command line; it wins over a file's JSON sidecar."""
+
+    title: str | None = None
+    outlet: str | None = None
+    date: str | None = None  # ISO date
+    url: str | None = None
+
+    def check(self) -> None:
+        if self.date is not None:
+            try:
+                date.fromisoformat(self.date)
+            except ValueError:
+                raise UserInputError(
+                    f"--date must be an ISO date like 2023-03-21, not {self.date!r}."
+                ) from None
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise UserInputError(f"--url must start with http:// or https://, not {self.url!r}.")
+
+    def apply(self, meta: DocumentMeta) -> DocumentMeta:
+        return replace(
+            meta,
+            title=self.title or meta.title,
+            outlet=self.outlet or meta.outlet,
+            date=self.date or meta.date,
+            url=self.url or meta.url,
+        )
+
+
+@dataclass(frozen=True)
+class Refused:
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: tuple[DocumentRecord, ...]
+    refused: tuple[Refused, ...]
+    documents: tuple[Document, ...]  # the added documents, cleaned
+    index: SearchIndex | None  # the index with them, if one was given and anything was added
+
+    def summary(self) -> str:
+        lines = [f"Added {len(self.added)} document{'s' if len(self.added) != 1 else ''}."]
+        lines += [f"  + {r.id}: {r.title}" for r in self.added]
+        if self.refused:
+            lines.append(f"Refused {len(self.refused)}:")
+            lines += [f"  - {r.path}: {r.reason}" for r in self.refused]
+        return "\n".join(lines)
+
+
+def document_files(path: Path) -> list[Path]:
+    """The file itself, or the folder's document files in name order."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(
+            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
+        )
+    raise UserInputError(f"{path} is neither a file nor a folder.")
+
+
+async def ingest(
+    path: Path,
+    store: Store,
+    corpus: Corpus,
+    at: datetime,
+    index: SearchIndex | None = None,
+    overrides: MetaOverrides | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add the document(s) at ``path``; see the module notes."""
+    overrides = overrides or MetaOverrides()
+    overrides.check()
+    files = document_files(path)
+    if not files:
+        suffixes = " or ".join(DOCUMENT_SUFFIXES)
+        raise UserInputError(f"{path} holds no {suffixes} files to add.")
+    if overrides.title and len(files) > 1:
+        raise UserInputError(
+            "--title names one document, and this folder holds several. Give each file a "
+            "NAME.json sidecar with its title, or add the files one by one."
+        )
+    known = _Known(corpus, await store.list_documents())
+    added: list[tuple[DocumentRecord, Document]] = []
+    refused: list[Refused] = []
+    for done, file in enumerate(files, 1):
+        outcome = await _add_one(file, store, known, at, overrides)
+        if isinstance(outcome, Refused):
+            refused.append(outcome)
+            log.info("refused %s: %s", file, outcome.reason)
+        else:
+            added.append(outcome)
+        if progress is not None:
+            progress(done, len(files), file)
+    documents = tuple(doc for _, doc in added)
+    new_index = index.add_documents(documents) if index is not None and documents else None
+    return IngestReport(tuple(r for r, _ in added), tuple(refused), documents, new_index)
+
+
+async def _add_one(
+    file: Path, store: Store, known: _Known, at: datetime, overrides: MetaOverrides
+) -> tuple[DocumentRecord, Document] | Refused:
+    try:
+        doc = load_document(file)
+    except CorpusError as err:
+        return Refused(file, str(err))
+    if not doc.text.strip():
+        return Refused(file, "no text left once cleaned")
+    digest = text_hash(doc.text)
+    twin = known.with_hash(digest) or await store.find_document_by_hash(digest)
+    if twin is not None:
+        return Refused(file, f"the same text is already here, as {twin.id!r} ({twin.title})")
+    meta = overrides.apply(replace(doc.meta, id=known.free_id(doc.meta.id)))
+    doc = replace(doc, meta=meta)
+    record = DocumentRecord(
+        id=meta.id,
+        title=meta.title,
+        added_at=at,
+        text_hash=digest,
+        text=doc.text,
+        outlet=meta.outlet,
+        date=meta.date,
+        url=meta.url,
+        kind=meta.kind,
+    )
+    if not await store.add_document(record):  # added by someone else just now
+        return Refused(file, "the same text or name was added meanwhile")
+    known.add(record)
+    log.info("added %s as %s", file, record.id)
+    return record, doc
+
+
+@dataclass(frozen=True)
+class _Twin:
+    id: str
+    title: str
+
+
+class _Known:
+    """The documents the bot has (built-in and added), by id and by text hash."""
+
+    def __init__(self, corpus: Corpus, stored: Sequence[DocumentRecord]) -> None:
+        self.ids = {d.id for d in corpus.documents} | {r.id for r in stored}
+        self.hashes = {text_hash(d.text): _Twin(d.id, d.meta.title) for d in corpus.documents}
+        self.hashes.update({r.text_hash: _Twin(r.id, r.title) for r in stored})
+
+    def with_hash(self, digest: str) -> _Twin | None:
+        return self.hashes.get(digest)
+
+    def free_id(self, wanted: str) -> str:
+        candidate, n = wanted, 1
+        while candidate in self.ids:
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
+
+    def add(self, record: DocumentRecord) -> None:
+        self.ids.add(record.id)
+        self.hashes[record.text_hash] = _Twin(record.id, record.title)
+
+
+async def stored_documents(
+    store: Store, make_document: MakeDocument = document_from_text
+) -> list[Document]:
+    """The documents added with ``ingest``, ready to join the corpus at start-up."""
+    return [
+        make_document(r.text, DocumentMeta(r.id, r.title, r.outlet, r.date, r.kind, r.url))
+        for r in await store.list_documents()
+    ]
+
+
+def with_stored(corpus: Corpus, documents: Sequence[Document]) -> Corpus:
+    """The corpus with added documents (built-in ones win an id clash)."""
+    have = {d.id for d in corpus.documents}
+    extra = tuple(d for d in documents if d.id not in have)
+    return replace(corpus, documents=corpus.documents + extra)

@@ -1,0 +1,233 @@
+"""Adding documents and running digest passes from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.cli_store import register
+from adapters.sqlite_store import SqliteStore
+from bot.documents import default_corpus_dir
+from bot.errors import UserInputError
+from bot.ingest import MetaOverrides, ingest, stored_documents, with_stored
+from bot.messages import ChatRef
+from bot.schedule import daily
+from bot.services import Services
+
+NOW = datetime(2024, 5, 14, 6, 0, tzinfo=UTC)
+ARTICLE = """<p>The Met said on Monday that every officer would be <i>vetted</i> again.</p>
+<p>Officers who fail vetting checks will be dismissed, the force said.</p>
+<p>Campaigners welcomed the move.</p>
+"""
+
+
+@dataclasses.dataclass
+class FixedClock:
+    moment: datetime = NOW
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture
+def cli(services: Services, tmp_path: Path) -> argparse.ArgumentParser:
+    """A parser like inquiry-bot's, with these commands registered on a real database."""
+    clock = FixedClock()
+
+    @asynccontextmanager
+    async def build(args: argparse.Namespace) -> AsyncIterator[Services]:
+        async with await SqliteStore.open(args.db) as store:
+            yield dataclasses.replace(services, store=store, clock=clock)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=str(tmp_path / "bot.db"))
+    parser = argparse.ArgumentParser(prog="inquiry-bot")
+    register(parser.add_subparsers(dest="command", required=True), build, parents=[common])
+    parser.set_defaults(clock=clock)
+    return parser
+
+
+async def run(parser: argparse.ArgumentParser, *argv: str) -> int:
+    args = parser.parse_args(argv)
+    status: int = await args.func(args)
+    return status
+
+
+def write(path: Path, text: str, meta: dict[str, str] | None = None) -> Path:
+    path.write_text(text, encoding="utf-8")
+    if meta is not None:
+        path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    return path
+
+
+async def test_ingest_a_file_with_its_metadata(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = write(tmp_path / "met-revetting.txt", ARTICLE)
+    status = await run(
+        cli,
+        "ingest",
+        str(doc),
+        "--title",
+        "Met to re-vet every officer",
+        "--outlet",
+        "BBC News",
+        "--date",
+        "2024-05-13",
+        "--url",
+        "https://www.bbc.co.uk/news/x",
+    )
+    assert status == 0
+    assert "Added 1 document." in capsys.readouterr().out
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        [record] = await store.list_documents()
+    assert (record.id, record.title, record.outlet, record.date, record.url) == (
+        "met-revetting",
+        "Met to re-vet every officer",
+        "BBC News",
+        "2024-05-13",
+        "https://www.bbc.co.uk/news/x",
+    )
+    assert "<p>" not in record.text and "vetted again" in record.text  # cleaned
+    assert record.added_at == NOW
+
+
+async def test_the_same_text_twice_is_refused(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "a.txt", ARTICLE)
+    write(tmp_path / "b.txt", ARTICLE.replace("\n", "\n\n  "))  # white space differs only
+    assert await run(cli, "ingest", str(tmp_path / "a.txt")) == 0
+    assert await run(cli, "ingest", str(tmp_path / "b.txt")) == 1
+    out = capsys.readouterr().out
+    assert "Refused 1:" in out and "the same text is already here, as 'a'" in out
+
+
+async def test_a_built_in_document_is_refused_too(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = default_corpus_dir() / "itv-news-scathing-casey-report.txt"
+    copy = write(tmp_path / "itv-copy.txt", seed.read_text(encoding="utf-8"))
+    assert await run(cli, "ingest", str(copy)) == 1
+    assert "as 'itv-news-scathing-casey-report'" in capsys.readouterr().out
+
+
+async def test_a_folder_with_sidecars_and_progress(services: Services, tmp_path: Path) -> None:
+    folder = tmp_path / "new"
+    folder.mkdir()
+    write(folder / "one.txt", ARTICLE, {"title": "One", "outlet": "Outlet A"})
+    write(folder / "two.md", "# Stop and search\n\nStop and search rates fell in London.\n")
+    write(folder / "three.txt", ARTICLE)  # the same as one.txt
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")  # not a document: skipped
+    seen: list[tuple[int, int, str]] = []
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(
+            folder,
+            store,
+            services.corpus,
+            NOW,
+            services.index,
+            progress=lambda done, total, path: seen.append((done, total, path.name)),
+        )
+        docs = await stored_documents(store)
+    assert seen == [(1, 3, "one.txt"), (2, 3, "three.txt"), (3, 3, "two.md")]
+    assert [r.id for r in report.added] == ["one", "two"]
+    assert report.added[0].outlet == "Outlet A"
+    assert [r.path.name for r in report.refused] == ["three.txt"]
+    assert report.index is not None
+    assert report.index.search("stop and search rates fell", 3).hits[0].passage.document_id == "two"
+    corpus = with_stored(services.corpus, docs)
+    assert {"one", "two"} <= {d.id for d in corpus.documents}
+    assert len(corpus.documents) == len(services.corpus.documents) + 2
+
+
+async def test_an_id_already_taken_gets_a_new_one(services: Services, tmp_path: Path) -> None:
+    clash = write(tmp_path / "itv-news-scathing-casey-report.txt", ARTICLE)
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(clash, store, services.corpus, NOW)
+    assert [r.id for r in report.added] == ["itv-news-scathing-casey-report-2"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "answer"),
+    [
+        (MetaOverrides(date="21/03/2023"), "--date must be an ISO date"),
+        (MetaOverrides(url="javascript:alert(1)"), "--url must start with http"),
+        (MetaOverrides(title="One title"), "--title names one document"),
+    ],
+)
+async def test_bad_options_are_explained(
+    services: Services, tmp_path: Path, overrides: MetaOverrides, answer: str
+) -> None:
+    write(tmp_path / "a.txt", ARTICLE)
+    write(tmp_path / "b.txt", "Another text entirely.")
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        with pytest.raises(UserInputError, match=answer):
+            await ingest(tmp_path, store, services.corpus, NOW, overrides=overrides)
+        assert await store.list_documents() == []
+
+
+async def test_a_missing_path_is_explained(services: Services, tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        with pytest.raises(UserInputError, match="neither a file nor a folder"):
+            await ingest(tmp_path / "nope.txt", store, services.corpus, NOW)
+
+
+# -- digests --at ---------------------------------------------------------------------------
+
+
+async def subscribe_console(db: Path, *chat_ids: str, alert: str | None = None) -> None:
+    async with await SqliteStore.open(db) as store:
+        for chat_id in chat_ids:
+            ref = ChatRef("console", chat_id)
+            await store.subscribe(
+                ref, daily(8, 0), "Europe/London", datetime(2024, 5, 1, tzinfo=UTC)
+            )
+            if alert:
+                await store.add_alert(ref, alert, "Europe/London", NOW)
+
+
+async def test_digests_json_one_line_per_delivery_and_never_twice(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await subscribe_console(tmp_path / "bot.db", "alice", "bob")
+    assert await run(cli, "digests", "--at", "2024-05-14T08:00:00+01:00", "--json") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["chat"], d["platform"], d["scheduled"], d["status"]) for d in lines] == [
+        ("alice", "console", "2024-05-14T07:00:00+00:00", "delivered"),
+        ("bob", "console", "2024-05-14T07:00:00+00:00", "delivered"),
+    ]
+    assert set(lines[0]) == {"chat", "platform", "scheduled", "status", "reply"}
+    assert "Finding 1 of 8" in lines[0]["reply"]
+    assert await run(cli, "digests", "--at", "2024-05-14T07:00:30Z", "--json") == 0
+    assert capsys.readouterr().out == ""
+
+
+async def test_digests_print_console_chats_digests(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await subscribe_console(tmp_path / "bot.db", "alice", alert="vetting")
+    write(tmp_path / "met.txt", ARTICLE)
+    await run(cli, "ingest", str(tmp_path / "met.txt"), "--outlet", "BBC News")
+    capsys.readouterr()
+    assert await run(cli, "digests", "--at", "2024-05-14T07:00Z") == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("=== Digest for console chat alice ===")
+    assert "New since your last briefing" in captured.out and "BBC News" in captured.out
+    assert "Officers who fail vetting checks will be dismissed" in captured.out
+    assert "1 digest: 1 delivered" in captured.err
+
+
+def test_at_needs_an_offset(
+    cli: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.parse_args(["digests", "--at", "2024-05-14T08:00"])
+    assert "has no UTC offset" in capsys.readouterr().err
