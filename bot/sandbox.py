@@ -33,6 +33,7 @@ import re
 import string
 import struct
 import sys
+import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ from jinja2.lexer import get_lexer
 from jinja2.runtime import Context as JinjaContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot import richtext
 from bot.errors import UserInputError
+from bot.messages import Line, Span
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ SEARCH_NOTE = (
 )
 
 _STARTUP_TIMEOUT = 20.0
+_PASSED_CACHE = 256
+_FLUSH_INTERVAL = 0.01  # seconds between a worker's progress reports
 _MAX_FRAME = 4 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _WORKER_ENV = {"LC_ALL": "C.UTF-8"}  # nothing from the bot's environment
@@ -105,6 +110,14 @@ class SharedData:
 
     key: str
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Request:
+    source: str
+    shared: SharedData | None
+    common: Mapping[str, Any] | None
+    lines: bool  # the worker parses the markup into styled lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,6 +163,54 @@ def precheck(source: str) -> None:
 def search_key(words: str, k: int) -> str:
     """How precomputed search results are keyed, the same in the parent and the worker."""
     return f"{k}|{' '.join(words.lower().split())}"
+
+
+def _encode_lines(lines: tuple[Line, ...]) -> list[list[list[str]]]:
+    """Styled lines as JSON: each span is [text], [text, flags] or [text, flags, link]."""
+    encoded = []
+    for line in lines:
+        spans = []
+        for span in line:
+            flags = ("b" if span.bold else "") + ("i" if span.italic else "")
+            flags += "c" if span.code else ""
+            if span.link is not None:
+                spans.append([span.text, flags, span.link])
+            else:
+                spans.append([span.text, flags] if flags else [span.text])
+        encoded.append(spans)
+    return encoded
+
+
+class _LineDecoder:
+    """The inverse of :func:`_encode_lines`, checking the shape (a worker is not trusted).
+
+    Spans are immutable and chats' briefings share most of theirs (the same
+    recommendations, the same passages), so each distinct span is built once per batch.
+    """
+
+    def __init__(self) -> None:
+        self._spans: dict[tuple[str, str, str | None], Span] = {}
+
+    def lines(self, raw: Any) -> tuple[Line, ...]:
+        try:
+            return tuple(tuple(self._span(span) for span in line) for line in raw)
+        except (TypeError, ValueError, IndexError) as err:
+            raise TemplateRejected("the renderer sent back something malformed") from err
+
+    def _span(self, raw: Any) -> Span:
+        text = raw[0]
+        flags = raw[1] if len(raw) > 1 else ""
+        link = raw[2] if len(raw) > 2 else None
+        key = (text, flags, link)
+        span = self._spans.get(key)
+        if span is None:
+            if not (isinstance(text, str) and isinstance(flags, str)):
+                raise TypeError("span text and flags must be strings")
+            if link is not None and not isinstance(link, str):
+                raise TypeError("a span's link must be a string")
+            span = Span(text, bold="b" in flags, italic="i" in flags, code="c" in flags, link=link)
+            self._spans[key] = span
+        return span
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +336,7 @@ class TemplateSandbox:
         self._idle: asyncio.Queue[_Worker] | None = None
         self._restarts: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._passed: dict[str, None] = {}
 
     # -- lifecycle
 
@@ -340,21 +402,65 @@ class TemplateSandbox:
         Each render is given ``shared.data``, then ``common``, then its own context (later
         keys win). The first failing render raises; its message names the failing item.
         """
+        outputs = await self._render(_Request(source, shared, common, False), contexts)
+        return [str(out) for out in outputs]
+
+    async def render_lines(
+        self,
+        source: str,
+        context: Mapping[str, Any],
+        *,
+        shared: SharedData | None = None,
+        common: Mapping[str, Any] | None = None,
+    ) -> tuple[Line, ...]:
+        """Like :meth:`render`, parsed into styled lines (:func:`bot.richtext.parse`)."""
+        [lines] = await self.render_lines_many(source, [context], shared=shared, common=common)
+        return lines
+
+    async def render_lines_many(
+        self,
+        source: str,
+        contexts: Sequence[Mapping[str, Any]],
+        *,
+        shared: SharedData | None = None,
+        common: Mapping[str, Any] | None = None,
+    ) -> list[tuple[Line, ...]]:
+        """Like :meth:`render_many`, parsed into styled lines.
+
+        The workers parse, so a large batch (a digest for thousands of chats) spends that
+        time in parallel and off the bot's event loop.
+        """
+        outputs = await self._render(_Request(source, shared, common, True), contexts)
+        decoder = _LineDecoder()
+        return [decoder.lines(out) for out in outputs]
+
+    async def _render(
+        self, request: _Request, contexts: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
         self._check_open()
-        precheck(source)
+        self._precheck(request.source)
         if not contexts:
             return []
         batches = [contexts[i : i + BATCH_SIZE] for i in range(0, len(contexts), BATCH_SIZE)]
         results = await asyncio.gather(
-            *(self._run_batch(source, batch, shared, common) for batch in batches),
+            *(self._run_batch(request, batch) for batch in batches),
             return_exceptions=True,
         )
-        outputs: list[str] = []
+        outputs: list[Any] = []
         for result in results:
             if isinstance(result, BaseException):
                 raise result
             outputs.extend(result)
         return outputs
+
+    def _precheck(self, source: str) -> None:
+        """:func:`precheck`, remembering sources that passed (the digest repeats them)."""
+        if source in self._passed:
+            return
+        precheck(source)
+        if len(self._passed) >= _PASSED_CACHE:
+            self._passed.pop(next(iter(self._passed)))
+        self._passed[source] = None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -368,48 +474,43 @@ class TemplateSandbox:
         return self._idle
 
     async def _run_batch(
-        self,
-        source: str,
-        contexts: Sequence[Mapping[str, Any]],
-        shared: SharedData | None,
-        common: Mapping[str, Any] | None,
-    ) -> list[str]:
+        self, request: _Request, contexts: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
         idle = self._idle_queue()
         worker = await idle.get()
         try:
             await worker.ensure_running()
-            return await self._exchange(worker, source, contexts, shared, common)
+            return await self._exchange(worker, request, contexts)
         finally:
             idle.put_nowait(worker)
             if not worker.alive and not self._closed:
                 self._restart_later(worker)
 
     async def _exchange(
-        self,
-        worker: _Worker,
-        source: str,
-        contexts: Sequence[Mapping[str, Any]],
-        shared: SharedData | None,
-        common: Mapping[str, Any] | None,
-    ) -> list[str]:
-        request: dict[str, Any] = {
-            "source": source,
+        self, worker: _Worker, request: _Request, contexts: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        shared = request.shared
+        message: dict[str, Any] = {
+            "source": request.source,
             "max_output": self.max_output,
-            "common": dict(common or {}),
+            "lines": request.lines,
+            "common": dict(request.common or {}),
             "contexts": [dict(c) for c in contexts],
             "shared_key": shared.key if shared else None,
         }
         if shared is not None and worker.shared_key != shared.key:
-            request["shared"] = dict(shared.data)
-        outputs: list[str] = []
+            message["shared"] = dict(shared.data)
+        outputs: list[Any] = []
         failure: Mapping[str, Any] | None = None
         try:
-            await asyncio.wait_for(worker.send(request), self.timeout)
+            await asyncio.wait_for(worker.send(message), self.timeout)
             worker.shared_key = shared.key if shared else worker.shared_key
+            expected = list if request.lines else str
             while failure is None and len(outputs) < len(contexts):
                 reply = await worker.receive(self.timeout)
-                if reply.get("ok") is True and isinstance(reply.get("out"), str):
-                    outputs.append(reply["out"])
+                done = reply.get("outs")
+                if isinstance(done, list) and all(isinstance(o, expected) for o in done):
+                    outputs.extend(done)
                 else:
                     failure = reply
         except TimeoutError:
@@ -823,20 +924,36 @@ def _serve(
     base: Mapping[str, Any],
     replies: IO[bytes],
 ) -> None:
+    """Render each context; replies carry the outputs done so far, at most every 10 ms.
+
+    The parent gives up on a worker that sends nothing for the time limit, so flushing
+    after any render that ends more than ``_FLUSH_INTERVAL`` after the last reply keeps
+    the limit per render while a batch of quick renders costs a handful of replies.
+    """
     limit = int(request.get("max_output") or MAX_OUTPUT_CHARS)
     try:
         template = compiled.get(str(request.get("source", "")))
     except Exception as err:
         _write(replies, {"ok": False, **_describe(err, limit)})
         return
+    as_lines = request.get("lines") is True
+    done: list[Any] = []
+    flushed = time.monotonic()
     for own in request.get("contexts", []):
         context = {**base, **own}
         context[SEARCH_KEY] = _make_search(context.get(SEARCH_KEY))
         if NOW_KEY in context:
             context[NOW_KEY] = _moment(context[NOW_KEY])
         try:
-            output = _render_one(template, context, limit)
+            markup = _render_one(template, context, limit)
+            done.append(_encode_lines(richtext.parse(markup)) if as_lines else markup)
         except Exception as err:
+            if done:
+                _write(replies, {"outs": done})
             _write(replies, {"ok": False, **_describe(err, limit)})
             return
-        _write(replies, {"ok": True, "out": output})
+        if time.monotonic() - flushed >= _FLUSH_INTERVAL:
+            _write(replies, {"outs": done})
+            done, flushed = [], time.monotonic()
+    if done:
+        _write(replies, {"outs": done})

@@ -9,6 +9,7 @@ that fails or overruns on that data is refused, saying why.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import re
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import richtext
 from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Line, Reply, Span, text_reply
@@ -29,6 +29,7 @@ from bot.sandbox import (
     RENDER_TIMEOUT,
     TemplateRejected,
     TemplateSandbox,
+    TemplateTimeout,
 )
 from bot.template_context import MAX_SEARCH_K, DocumentLike, TemplateContexts, chat_data, zone
 
@@ -154,8 +155,8 @@ async def chat_context(env: _Env) -> dict[str, Any]:
     )
 
 
-async def _render(env: _Env, source: str, chat: Mapping[str, Any]) -> str:
-    return await env.sandbox.render(
+async def _render(env: _Env, source: str, chat: Mapping[str, Any]) -> tuple[Line, ...]:
+    return await env.sandbox.render_lines(
         source, chat, shared=env.contexts.shared, common=env.contexts.common(source)
     )
 
@@ -195,8 +196,7 @@ def _when(moment: datetime, timezone: str) -> str:
     return f"{local.day} {local.strftime('%b %Y %H:%M')}"
 
 
-def _rendered(out: str, name: str) -> tuple[Line, ...]:
-    lines = richtext.parse(out)
+def _rendered(lines: tuple[Line, ...], name: str) -> tuple[Line, ...]:
     if not lines:
         raise UserInputError(f"Template “{name}” rendered no text this time.")
     return lines
@@ -266,9 +266,9 @@ async def show(env: _Env, rest: str) -> Reply:
 async def preview(env: _Env, rest: str) -> Reply:
     name = check_name(split_first(rest)[0])
     found = await _existing(env, name)
-    out = await _render_for_chat(env, found)
+    lines = await _render_for_chat(env, found)
     header: Line = (Span(f"Preview of “{name}”, version {found.version}:", italic=True),)
-    return Reply(lines=(header, (), *_rendered(out, name)))
+    return Reply(lines=(header, (), *_rendered(lines, name)))
 
 
 async def list_templates(env: _Env, rest: str) -> Reply:
@@ -378,7 +378,7 @@ def _version(raw: str, name: str, required: bool) -> int | None:
     return int(token)
 
 
-async def _render_for_chat(env: _Env, found: TemplateVersion) -> str:
+async def _render_for_chat(env: _Env, found: TemplateVersion) -> tuple[Line, ...]:
     try:
         return await _render(env, found.source, await chat_context(env))
     except TemplateRejected as err:
@@ -514,6 +514,7 @@ def make_render_custom(
     fall back to its built-in format.
     """
     now_of = clock or SystemClock()
+    batcher = _Batcher(sandbox, contexts)
 
     async def render_custom(source: str, context: Mapping[str, Any]) -> tuple[Line, ...]:
         chat = chat_data(
@@ -522,12 +523,82 @@ def make_render_custom(
             timezone=str(context.get("timezone") or "UTC"),
             new_documents=[_document(d) for d in context.get("new_documents", ())],
         )
-        out = await sandbox.render(
-            source, chat, shared=contexts.shared, common=contexts.common(source)
-        )
-        return richtext.parse(out)
+        return await batcher.render(source, chat)
 
     return render_custom
+
+
+class _Batcher:
+    """Renders of one template asked for together (the digest's gather) go as one batch.
+
+    Each call waits on a future; at the end of the loop iteration the waiting contexts are
+    grouped by source and sent with ``render_lines_many``, which costs one request per few
+    hundred chats instead of one each. If a batch is refused, its chats are rendered one by
+    one so each gets its own answer; a batch that overran fails as a whole (rendering a
+    looping template again per chat would cost each of them the full time limit).
+    """
+
+    def __init__(self, sandbox: TemplateSandbox, contexts: TemplateContexts) -> None:
+        self._sandbox = sandbox
+        self._contexts = contexts
+        self._waiting: dict[str, list[tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def render(self, source: str, chat: dict[str, Any]) -> tuple[Line, ...]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Line, ...]] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._flush, loop)
+        self._waiting.setdefault(source, []).append((chat, future))
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for source, items in waiting.items():
+            task = loop.create_task(self._run(source, items))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, source: str, items: list[tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]]
+    ) -> None:
+        try:
+            outputs = await self._render_many(source, [chat for chat, _ in items])
+        except TemplateTimeout as err:
+            for _, future in items:
+                _settle(future, error=err)
+        except TemplateRejected as err:
+            if len(items) == 1:
+                _settle(items[0][1], error=err)
+            else:
+                await asyncio.gather(*(self._run(source, [item]) for item in items))
+        except Exception as err:  # the sandbox is closed or broken: every caller hears it
+            for _, future in items:
+                _settle(future, error=err)
+        else:
+            for (_, future), output in zip(items, outputs, strict=True):
+                _settle(future, result=output)
+
+    async def _render_many(
+        self, source: str, chats: list[dict[str, Any]]
+    ) -> list[tuple[Line, ...]]:
+        contexts = self._contexts
+        return await self._sandbox.render_lines_many(
+            source, chats, shared=contexts.shared, common=contexts.common(source)
+        )
+
+
+def _settle(
+    future: asyncio.Future[tuple[Line, ...]],
+    result: tuple[Line, ...] = (),
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # its caller gave up waiting
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _moment(value: Any, clock: Clock) -> datetime:

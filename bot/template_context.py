@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 MAX_SEARCHES = 8  # distinct search() calls a template may make
 MAX_SEARCH_K = 10
 _SEARCH_CACHE = 256
+_COMMON_CACHE = 128
 
 
 class DocumentLike(Protocol):
@@ -287,10 +288,21 @@ class TemplateContexts:
         self.index = index
         self.shared = SharedData(f"corpus-{uuid.uuid4().hex}", corpus_data(corpus))
         self._searches: dict[str, list[dict[str, Any]]] = {}
+        self._common: dict[str, dict[str, Any]] = {}
 
     def common(self, source: str) -> dict[str, Any]:
-        """What every render of ``source`` shares beyond the review: its searches' results."""
-        return {SEARCH_KEY: {call.key: self._search(call) for call in search_calls(source)}}
+        """What every render of ``source`` shares beyond the review: its searches' results.
+
+        Cached by source: the digest asks for the same template many times at once.
+        """
+        found = self._common.get(source)
+        if found is None:
+            calls = search_calls(source)
+            found = {SEARCH_KEY: {call.key: self._search(call) for call in calls}}
+            if len(self._common) >= _COMMON_CACHE:
+                self._common.pop(next(iter(self._common)))
+            self._common[source] = found
+        return found
 
     def _search(self, call: SearchCall) -> list[dict[str, Any]]:
         found = self._searches.get(call.key)

@@ -246,6 +246,18 @@ async def test_values_are_escaped_so_they_never_become_markup(sandbox: TemplateS
     assert all(span.italic and not span.bold and span.link is None for span in line)
 
 
+async def test_lines_parsed_in_the_worker_are_what_the_markup_gives(
+    sandbox: TemplateSandbox,
+) -> None:
+    source = "<b>{{ a }}</b> <a href='https://x.org'>{{ b }}</a><br><i>{{ c }}</i>"
+    context = {"a": "<b>x</b>", "b": "@everyone", "c": "one\n\n\ntwo"}
+    markup = await sandbox.render(source, context)
+    lines = await sandbox.render_lines(source, context)
+    assert lines == richtext.parse(markup)
+    assert lines[0][0].text == "<b>x</b>" and lines[0][0].bold
+    assert lines[0][-1].link == "https://x.org" and lines[0][-1].text == "@everyone"
+
+
 async def test_many_contexts_render_in_order_across_batches(sandbox: TemplateSandbox) -> None:
     contexts = [{"n": i} for i in range(600)]
     outputs = await sandbox.render_many("#{{ n }}", contexts)

@@ -3,6 +3,7 @@ sandbox: what moderators and readers see."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -387,6 +388,19 @@ async def test_render_custom_renders_a_digest_template(
     assert lines[0][1].text == " vetting: New one (29 Feb)"
     with pytest.raises(TemplateRejected):
         await render("{{ nope }}", digest_context)
+
+
+async def test_render_custom_batches_concurrent_calls_and_keeps_failures_apart(
+    app: Services, sandbox: TemplateSandbox
+) -> None:
+    render = make_render_custom(sandbox, TemplateContexts(app.corpus, app.index), FixedClock(T0))
+    source = "{{ 12 // (alerts|length) }} for {{ alerts|join('+') }}"
+    chats = [{"alert_words": ["a"]}, {"alert_words": []}, {"alert_words": ["b", "c"]}]
+    results = await asyncio.gather(*(render(source, c) for c in chats), return_exceptions=True)
+    first, second, third = results
+    assert not isinstance(first, BaseException) and first[0][0].text == "12 for a"
+    assert isinstance(second, TemplateRejected) and "ZeroDivisionError" in str(second)
+    assert not isinstance(third, BaseException) and third[0][0].text == "6 for b+c"
 
 
 async def test_search_calls_are_found_in_the_template() -> None:
