@@ -17,8 +17,9 @@ import re
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from bot.search_text import (
     Passage,
     Stems,
     content_words,
-    passage_words,
+    raw_tokens,
     split_passages,
     tokenize,
 )
@@ -132,21 +133,60 @@ def _cache_key(documents: Sequence[Document], settings: SearchSettings) -> str:
     return digest.hexdigest()[:32]
 
 
+class _Terms:
+    """What indexing learns from each distinct written token, worked out once per token.
+
+    Corpora repeat their words, so the per-word work (splitting, stop words, stemming,
+    term ids) is memoised by written token and each passage becomes a few C-level maps.
+    """
+
+    def __init__(self) -> None:
+        self.stems = Stems()
+        self.term_ids: dict[str, int] = {}
+        self.token_counts: Counter[str] = Counter()
+        self._ids: dict[str, tuple[int, ...]] = {}
+        self._plain: dict[str, int] = {}
+
+    def learn(self, tokens: list[str], *, count: bool = True) -> None:
+        for token in set(tokens).difference(self._ids):
+            analysis = self.stems.analysis(token)
+            ids = self.term_ids
+            self._ids[token] = tuple(ids.setdefault(stem, len(ids)) for stem in analysis.stems)
+            self._plain[token] = hash(analysis.plain)
+        if count:
+            self.token_counts.update(tokens)
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        return list(chain.from_iterable(map(self._ids.__getitem__, tokens)))
+
+    def plain_hashes(self, tokens: list[str]) -> Iterator[int]:
+        return map(self._plain.__getitem__, tokens)
+
+    def word_counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for token, count in self.token_counts.items():
+            for word in self.stems.analysis(token).words:
+                counts[word] += count
+        return counts
+
+
 def _build_tables(passages: Sequence[Passage], settings: SearchSettings) -> _Tables:
-    stems = Stems()
-    vocab: dict[str, int] = {}
+    terms = _Terms()
     corpus_ids: list[list[int]] = []
-    surface: Counter[str] = Counter()
     plain_hashes: list[int] = []
     owners: list[int] = []
     for number, passage in enumerate(passages):
-        tokens = passage_words(passage.text, stems)
-        plain_hashes.extend(hash(token.plain) for token in tokens)
+        tokens = raw_tokens(passage.text)
+        terms.learn(tokens)
+        plain_hashes.extend(terms.plain_hashes(tokens))
         owners.extend([number] * len(tokens))
         if passage.lead_in:
-            tokens = passage_words(passage.lead_in, stems) + tokens
-        surface.update(word for token in tokens for word in token.words)
-        corpus_ids.append([vocab.setdefault(s, len(vocab)) for t in tokens for s in t.stems])
+            lead_in = raw_tokens(passage.lead_in)
+            terms.learn(lead_in, count=False)  # already counted in its own passage
+            tokens = lead_in + tokens
+        corpus_ids.append(terms.ids(tokens))
+    vocab = terms.term_ids
+    surface = terms.word_counts()
     retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
     if vocab:
         retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
@@ -195,7 +235,7 @@ def _shared_quotations(
 def _pairs_sharing(
     shingle: npt.NDArray[np.uint64], owner: IntArray, passages: Sequence[Passage]
 ) -> set[tuple[int, int]]:
-    order = np.argsort(shingle, kind="stable")
+    order = np.argsort(shingle)
     shingle, owner = shingle[order], owner[order]
     group_starts = np.flatnonzero(np.r_[True, shingle[1:] != shingle[:-1]])
     group_ends = np.r_[group_starts[1:], len(shingle)]

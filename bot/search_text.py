@@ -49,8 +49,12 @@ STOP_WORDS = frozenset(
 # "What did Rape Crisis say" should meet "..., said the review".
 _IRREGULAR = {"said": "say", "says": "say", "saying": "say"}
 
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+# One char for one char, so offsets in the folded text are offsets in the original.
+# "_" becomes a space: it joins no English words and keeps the word pattern one class.
+_FOLD = str.maketrans(
+    {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"',
+     "«": '"', "»": '"', "_": " "}
+)
 _HYPHENS = "-\u2010\u2011"
 
 # Combining marks are not \w to Python's re, yet Indic vowel signs and Hebrew or Arabic
@@ -60,8 +64,8 @@ _MARKS = (
     "\u06d6-\u06ed\u0900-\u0dff\u0e31-\u0e4e\u0eb1-\u0ecd\u1ab0-\u1aff"
     "\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 )
-_CHARS = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
-_PART = rf"{_CHARS}(?:['’ʼ]{_CHARS})*"
+_CHARS = rf"\w[\w{_MARKS}]*"  # applied to folded text, which has no "_"
+_PART = rf"{_CHARS}(?:'{_CHARS})*"
 # A decimal or grouped number ("0.7", "9,600"), else a word whose hyphenated parts stay
 # together so the compound can be indexed as well as its parts.
 _TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)+|{_PART}(?:[{_HYPHENS}]{_PART})*")
@@ -134,7 +138,7 @@ class Term:
 
 def fold(text: str) -> str:
     """Typographic apostrophes and quotes folded to plain ones, offsets unchanged."""
-    return text.translate(_APOSTROPHES).translate(_QUOTES)
+    return text.translate(_FOLD)
 
 
 def _word_forms(raw: str) -> list[str]:
@@ -199,6 +203,11 @@ def tokenize(text: str, stems: Stems | None = None) -> list[str]:
 def plain_words(text: str, stems: Stems | None = None) -> list[str]:
     """All words lower-cased, stop words kept, unstemmed: for spotting shared quotations."""
     return [analysis.plain for analysis in passage_words(text, stems or Stems())]
+
+
+def raw_tokens(text: str) -> list[str]:
+    """The written tokens of ``text`` (see :meth:`Stems.analysis` for what each gives)."""
+    return _TOKEN_RE.findall(fold(text))
 
 
 def passage_words(text: str, stems: Stems) -> list[Analysis]:
