@@ -35,6 +35,7 @@ import struct
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -230,8 +231,8 @@ class _Worker:
         self._proc: asyncio.subprocess.Process | None = None
         self._start_lock = asyncio.Lock()
         self.shared_key: str | None = None
-        self.started_at = 0.0
         self.starts = 0
+        self.retired = False  # the sandbox closed: never start again
 
     @property
     def pid(self) -> int | None:
@@ -243,9 +244,11 @@ class _Worker:
 
     async def ensure_running(self) -> None:
         async with self._start_lock:
+            if self.retired:
+                raise RuntimeError("the template sandbox is closed")
             if self.alive:
                 return
-            await self.stop()
+            await self._kill()
             self._proc = await asyncio.create_subprocess_exec(
                 *self._command,
                 stdin=asyncio.subprocess.PIPE,
@@ -254,18 +257,25 @@ class _Worker:
                 cwd="/",
                 close_fds=True,
             )
-            self.shared_key = None
             self.starts += 1
             try:
                 hello = await asyncio.wait_for(self._read(), _STARTUP_TIMEOUT)
             except (_WorkerGone, TimeoutError):
-                await self.stop()
-                raise RuntimeError("the template worker did not start") from None
+                hello = {}
             if hello.get("ready") is not True:
-                await self.stop()
+                await self._kill()
                 raise RuntimeError("the template worker did not start")
 
     async def stop(self) -> None:
+        """Kill the process and wait for it; a start under way finishes first."""
+        async with self._start_lock:
+            await self._kill()
+
+    async def retire(self) -> None:
+        self.retired = True
+        await self.stop()
+
+    async def _kill(self) -> None:
         proc, self._proc = self._proc, None
         self.shared_key = None
         if proc is None:
@@ -351,7 +361,7 @@ class TemplateSandbox:
         for task in list(self._restarts):
             task.cancel()
         await asyncio.gather(*self._restarts, return_exceptions=True)
-        await asyncio.gather(*(w.stop() for w in self._workers))
+        await asyncio.gather(*(w.retire() for w in self._workers))
 
     def worker_pids(self) -> list[int]:
         """The running workers' process ids (for diagnostics and tests)."""
@@ -640,7 +650,7 @@ class _ChatEnvironment(ImmutableSandboxedEnvironment):
         if (
             isinstance(obj, types.BuiltinMethodType | types.MethodType)
             and obj.__name__ in _PADDING_METHODS
-            and isinstance(getattr(obj, "__self__", None), str)
+            and isinstance(getattr(obj, "__self__", None), str | bytes)
         ):
             for value in (*args, *kwargs.values()):
                 if isinstance(value, int) and value > MAX_WIDTH:
@@ -902,6 +912,7 @@ def _private_pipes() -> tuple[IO[bytes], IO[bytes]]:
 def worker_main(memory_bytes: int) -> None:
     """The worker's loop: one request in, one reply per render out, until stdin closes."""
     _limit_resources(memory_bytes)
+    warnings.simplefilter("ignore")  # compiling odd templates must not write to the bot's log
     requests, replies = _private_pipes()
     compiled = _Compiled(make_environment())
     shared_key: str | None = None

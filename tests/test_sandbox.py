@@ -303,6 +303,32 @@ async def test_close_kills_and_reaps_every_worker() -> None:
         await box.render("x", {})
 
 
+def worker_children() -> set[int]:
+    """Our child processes running the sandbox worker (found through /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"worker_main" in cmdline:
+            found.add(int(stat.parent.name))
+    return found
+
+
+async def test_closing_during_renders_leaves_no_process(sandbox: TemplateSandbox) -> None:
+    before = worker_children()
+    box = TemplateSandbox(workers=2)
+    await box.start()
+    renders = [asyncio.create_task(box.render(LOOPING, {})) for _ in range(3)]
+    renders.append(asyncio.create_task(box.render("{{ 1 }}", {})))
+    await box.close()
+    results = await asyncio.gather(*renders, return_exceptions=True)
+    assert all(isinstance(r, BaseException) or r == "1" for r in results)
+    assert worker_children() <= before
+
+
 async def test_a_cancelled_render_does_not_wedge_the_pool() -> None:
     box = TemplateSandbox(workers=1)
     try:
