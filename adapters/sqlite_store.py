@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import aiosqlite
 
 from bot.errors import ConfigError
-from bot.messages import ChatKind, ChatRef
+from bot.messages import ChatKind, ChatRef, Reply
 from bot.schedule import Frequency, Schedule
 from bot.store import (
     EMPTY_REPLY,
@@ -105,7 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                     REFERENCES chats(chat_key) ON DELETE CASCADE ON UPDATE CASCADE,
                 platform TEXT NOT NULL,
                 chat_id TEXT NOT NULL,
-                reply TEXT NOT NULL,
+                reply BLOB NOT NULL,  -- the Reply as zlib-compressed JSON
                 status TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 next_attempt_at TEXT,
@@ -254,6 +255,7 @@ class SqliteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._encode = _Encoder()
 
     @classmethod
     async def open(
@@ -614,7 +616,7 @@ class SqliteStore:
         written = 0
         async with self._write() as db:
             for chunk in _chunks(list(planned)):
-                written += await _plan_chunk(db, chunk)
+                written += await _plan_chunk(db, chunk, self._encode)
         return written
 
     async def outbox_keys_since(self, since: datetime) -> set[tuple[int, datetime]]:
@@ -667,7 +669,7 @@ class SqliteStore:
                     chat_id,
                     _iso(at),
                     status.finished,
-                    _EMPTY_REPLY_JSON,
+                    _EMPTY_REPLY_BLOB,
                     entry_id,
                 ),
             )
@@ -677,7 +679,7 @@ class SqliteStore:
             cursor = await db.execute(
                 f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?, reply = ?
                     WHERE status IN ({_UNFINISHED_SQL}) AND scheduled < ?""",
-                (reason, _iso(at), _EMPTY_REPLY_JSON, _iso(scheduled_before)),
+                (reason, _iso(at), _EMPTY_REPLY_BLOB, _iso(scheduled_before)),
             )
             return cursor.rowcount
 
@@ -702,7 +704,17 @@ class SqliteStore:
 
 # -- SQL helpers ------------------------------------------------------------------------------
 
-_EMPTY_REPLY_JSON = reply_to_json(EMPTY_REPLY)
+
+def _pack(reply: Reply) -> bytes:
+    # Digests are repetitive text: compressed, 10,000 queued ones take a few MB, not 30.
+    return zlib.compress(reply_to_json(reply).encode("utf-8"), 6)
+
+
+def _unpack(blob: bytes) -> Reply:
+    return reply_from_json(zlib.decompress(blob).decode("utf-8"))
+
+
+_EMPTY_REPLY_BLOB = _pack(EMPTY_REPLY)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 _SUBSCRIPTION_SQL = """SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
     FROM subscriptions s JOIN chats c ON c.chat_key = s.chat_key"""
@@ -739,7 +751,9 @@ async def _forget(db: aiosqlite.Connection, chat_key: str) -> bool:
     return found
 
 
-async def _plan_chunk(db: aiosqlite.Connection, chunk: list[PlannedDigest]) -> int:
+async def _plan_chunk(
+    db: aiosqlite.Connection, chunk: list[PlannedDigest], encode: _Encoder
+) -> int:
     ids = sorted({plan.subscription_id for plan in chunk})
     async with db.execute(
         f"SELECT id FROM subscriptions WHERE id IN ({_marks(len(ids))})", ids
@@ -751,9 +765,10 @@ async def _plan_chunk(db: aiosqlite.Connection, chunk: list[PlannedDigest]) -> i
         ids,
     ) as cursor:
         taken = {(int(row[0]), row[1]) for row in await cursor.fetchall()}
+    iso = _IsoCache()
     fresh: list[PlannedDigest] = []
     for plan in chunk:
-        key = (plan.subscription_id, _iso(plan.scheduled))
+        key = (plan.subscription_id, iso(plan.scheduled))
         if plan.subscription_id in alive and key not in taken:
             taken.add(key)
             fresh.append(plan)
@@ -761,32 +776,61 @@ async def _plan_chunk(db: aiosqlite.Connection, chunk: list[PlannedDigest]) -> i
         """INSERT INTO outbox (subscription_id, scheduled, chat_key, platform, chat_id, reply,
                                status, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)""",
-        _outbox_rows(fresh),
+        [
+            (
+                p.subscription_id,
+                iso(p.scheduled),
+                p.chat_key,
+                p.platform,
+                p.chat_id,
+                encode(p.reply),
+                iso(p.planned_at),
+                iso(p.planned_at),
+            )
+            for p in fresh
+        ],
     )
     await db.executemany(
         """UPDATE subscriptions SET finding_cursor = ?, recommendation_cursor = ?,
                last_digest_at = ? WHERE id = ?""",
         [
-            (p.finding_cursor, p.recommendation_cursor, _iso(p.planned_at), p.subscription_id)
+            (p.finding_cursor, p.recommendation_cursor, iso(p.planned_at), p.subscription_id)
             for p in fresh
         ],
     )
     return len(fresh)
 
 
-def _outbox_rows(planned: list[PlannedDigest]) -> list[tuple[Any, ...]]:
-    # Digests that share their content share one Reply object: encode each once.
-    encoded: dict[int, str] = {}
-    rows = []
-    for p in planned:
-        body = encoded.get(id(p.reply))
-        if body is None:
-            body = encoded[id(p.reply)] = reply_to_json(p.reply)
-        at = _iso(p.planned_at)
-        rows.append(
-            (p.subscription_id, _iso(p.scheduled), p.chat_key, p.platform, p.chat_id, body, at, at)
-        )
-    return rows
+class _IsoCache:
+    """A pass plans thousands of rows with a handful of distinct times."""
+
+    def __init__(self) -> None:
+        self._done: dict[datetime, str] = {}
+
+    def __call__(self, moment: datetime) -> str:
+        text = self._done.get(moment)
+        if text is None:
+            text = self._done[moment] = _iso(moment)
+        return text
+
+
+class _Encoder:
+    """Encodes replies for the outbox; digests that share content share one Reply object,
+    so each is encoded once. Holding the object keeps its id from being reused."""
+
+    def __init__(self, limit: int = 2_000) -> None:
+        self._limit = limit
+        self._done: dict[int, tuple[Reply, bytes]] = {}
+
+    def __call__(self, reply: Reply) -> bytes:
+        found = self._done.get(id(reply))
+        if found is not None:
+            return found[1]
+        if len(self._done) >= self._limit:
+            self._done.clear()
+        packed = _pack(reply)
+        self._done[id(reply)] = (reply, packed)
+        return packed
 
 
 def _chat(row: sqlite3.Row) -> ChatSettings:
@@ -860,7 +904,7 @@ def _outbox(row: sqlite3.Row) -> OutboxEntry:
         chat_key=row["chat_key"],
         platform=row["platform"],
         chat_id=row["chat_id"],
-        reply=reply_from_json(row["reply"]),
+        reply=_unpack(row["reply"]),
         status=OutboxStatus(row["status"]),
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),

@@ -41,6 +41,7 @@ MAX_PASSAGES_PER_ALERT = 3
 MAX_ALERT_PASSAGES = 6
 # A first digest lists what was added in the week before the chat subscribed.
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
+MEMO_LIMIT = 20_000  # distinct digests remembered between batches of one pass
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ class DigestBuilder:
         self.render_custom = render_custom
         self._make_document = make_document
         self._stems = Stems()
-        self._passages: dict[str, list[Passage]] = {}  # by document id
+        # Documents, alerts and digests repeat across thousands of chats: work each out once.
+        self._passages: dict[str, list[tuple[Passage, frozenset[str]]]] = {}  # by document id
+        self._matches: dict[tuple[tuple[str, ...], tuple[str, ...]], list[AlertPassage]] = {}
+        self._parts: dict[tuple[str, int], dict[str, Any]] = {}
+        self._rendered: dict[tuple[Any, ...], Reply] = {}
         self._cleaned: dict[str, Document] = {}  # added documents the corpus doesn't hold
 
     async def __call__(self, subscriptions: Sequence[Subscription], now: datetime) -> list[Digest]:
@@ -99,7 +104,10 @@ class DigestBuilder:
         custom = await self.store.digest_templates(keys) if self.render_custom else {}
         since = {sub.id: _new_since(sub) for sub in subscriptions}
         documents = await self.store.documents_added_between(min(since.values()), now)
-        memo: dict[tuple[Any, ...], tuple[Line, ...]] = {}
+        if len(self._rendered) > MEMO_LIMIT:
+            self._rendered.clear()
+        if len(self._matches) > MEMO_LIMIT:
+            self._matches.clear()
         contexts: list[dict[str, Any]] = []
         for sub in subscriptions:
             fresh = [d for d in documents if d.added_at > since[sub.id]]
@@ -107,9 +115,8 @@ class DigestBuilder:
         lines = await self._render_custom_all(subscriptions, contexts, custom)
         digests = []
         for sub, context, own in zip(subscriptions, contexts, lines, strict=True):
-            if own is None:
-                own = self._render_builtin(context, memo)
-            digests.append(self._digest(sub, context, own))
+            reply = self._builtin(context) if own is None else _reply(context, own)
+            digests.append(self._digest(sub, reply))
         return digests
 
     async def preview(
@@ -145,9 +152,6 @@ class DigestBuilder:
         now: datetime,
         preview: bool,
     ) -> dict[str, Any]:
-        structure = self.corpus.structure
-        finding = _pick(structure.findings, sub.finding_cursor)
-        rec = _pick(structure.recommendations, sub.recommendation_cursor)
         tz = ZoneInfo(sub.timezone)
         local = now.astimezone(tz)
         matches = self._alert_passages(fresh, alerts)
@@ -159,14 +163,28 @@ class DigestBuilder:
             "alert_words": [a.words for a in alerts],
             "schedule": sub.schedule.describe(),
             "preview": preview,
-            "finding": self._finding(finding, len(structure.findings)) if finding else None,
-            "recommendation": self._recommendation(rec, len(structure.recommendations))
-            if rec
-            else None,
+            "finding": self._part("finding", sub.finding_cursor),
+            "recommendation": self._part("recommendation", sub.recommendation_cursor),
             "new_documents": [_document_context(d) for d in fresh[:MAX_NEW_DOCUMENTS]],
             "more_new_documents": max(0, len(fresh) - MAX_NEW_DOCUMENTS),
             "alerts": [self._alert_context(m) for m in matches],
         }
+
+    def _part(self, kind: str, cursor: int) -> dict[str, Any] | None:
+        """The finding or recommendation at ``cursor`` (wrapping round), for templates."""
+        structure = self.corpus.structure
+        key = (kind, cursor)
+        if key not in self._parts:
+            if kind == "finding":
+                finding = _pick(structure.findings, cursor)
+                part = self._finding(finding, len(structure.findings)) if finding else None
+            else:
+                rec = _pick(structure.recommendations, cursor)
+                part = self._recommendation(rec, len(structure.recommendations)) if rec else None
+            if part is None:
+                return None
+            self._parts[key] = part
+        return self._parts[key]
 
     def _finding(self, finding: Finding, total: int) -> dict[str, Any]:
         return {
@@ -229,33 +247,46 @@ class DigestBuilder:
     ) -> list[AlertPassage]:
         if not fresh or not alerts:
             return []
+        key = (tuple(d.id for d in fresh), tuple(a.words for a in alerts))
+        found = self._matches.get(key)
+        if found is None:
+            found = self._matches[key] = self._find_alert_passages(fresh, alerts)
+        return found
+
+    def _find_alert_passages(
+        self, fresh: list[DocumentRecord], alerts: list[Alert]
+    ) -> list[AlertPassage]:
         wanted = [(a.words, alert_stems(a.words, self._stems)) for a in alerts]
-        found: dict[int, AlertPassage] = {}
+        found: list[AlertPassage] = []
         per_alert: dict[str, int] = {}
         for record in fresh:
-            for passage in self._passages_of(record):
-                stems = {t.stem for t in iter_terms(passage.text, self._stems)}
+            for passage, stems in self._passages_of(record):
+                if len(found) >= MAX_ALERT_PASSAGES:
+                    return found
                 hits = [
                     w
                     for w, need in wanted
                     if need and need <= stems and per_alert.get(w, 0) < MAX_PASSAGES_PER_ALERT
                 ]
-                if not hits or len(found) >= MAX_ALERT_PASSAGES:
+                if not hits:
                     continue
                 for words in hits:
                     per_alert[words] = per_alert.get(words, 0) + 1
                 matched = frozenset().union(*(need for w, need in wanted if w in hits))
                 excerpt = make_excerpt(passage.text, matched, self._stems)
-                found[passage.id] = AlertPassage(tuple(hits), passage, excerpt)
-        return list(found.values())
+                found.append(AlertPassage(tuple(hits), passage, excerpt))
+        return found
 
-    def _passages_of(self, record: DocumentRecord) -> list[Passage]:
+    def _passages_of(self, record: DocumentRecord) -> list[tuple[Passage, frozenset[str]]]:
         cached = self._passages.get(record.id)
         if cached is None:
             doc = self._document(record.id)
             if doc is None:
                 doc = self._cleaned[record.id] = self._clean(record)
-            cached = self._passages[record.id] = split_passages(doc)
+            cached = self._passages[record.id] = [
+                (p, frozenset(t.stem for t in iter_terms(p.text, self._stems)))
+                for p in split_passages(doc)
+            ]
         return cached
 
     def _document(self, document_id: str) -> Document | None:
@@ -307,27 +338,29 @@ class DigestBuilder:
                 results[i] = output
         return results
 
-    def _render_builtin(
-        self, context: dict[str, Any], memo: dict[tuple[Any, ...], tuple[Line, ...]]
-    ) -> tuple[Line, ...]:
-        # Many chats get the same digest on the same day: render each distinct one once.
+    def _builtin(self, context: dict[str, Any]) -> Reply:
+        # Many chats get the same digest on the same day: build each distinct one once (and
+        # share the object, so the outbox encodes it once too).
         key = _memo_key(context)
-        lines = memo.get(key)
-        if lines is None:
-            lines = memo[key] = self.views.render("digest.j2", **context)
-        return lines
+        reply = self._rendered.get(key)
+        if reply is None:
+            lines = self.views.render("digest.j2", **context)
+            reply = self._rendered[key] = _reply(context, lines)
+        return reply
 
-    def _digest(
-        self, sub: Subscription, context: dict[str, Any], lines: tuple[Line, ...]
-    ) -> Digest:
+    def _digest(self, sub: Subscription, reply: Reply) -> Digest:
         structure = self.corpus.structure
         return Digest(
-            reply=Reply(lines=lines, citations=_citations(context), buttons=_buttons(context)),
+            reply=reply,
             finding_cursor=next_cursor(sub.finding_cursor, len(structure.findings)),
             recommendation_cursor=next_cursor(
                 sub.recommendation_cursor, len(structure.recommendations)
             ),
         )
+
+
+def _reply(context: dict[str, Any], lines: tuple[Line, ...]) -> Reply:
+    return Reply(lines=lines, citations=_citations(context), buttons=_buttons(context))
 
 
 def _new_since(sub: Subscription) -> datetime:
