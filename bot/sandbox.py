@@ -118,7 +118,7 @@ class _Request:
     source: str
     shared: SharedData | None
     common: Mapping[str, Any] | None
-    lines: bool  # the worker parses the markup into styled lines
+    lines: _LineDecoder | None  # set: the worker parses the markup into styled lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,8 +195,8 @@ class _LineDecoder:
     def lines(self, raw: Any) -> tuple[Line, ...]:
         try:
             return tuple(tuple(self._span(span) for span in line) for line in raw)
-        except (TypeError, ValueError, IndexError) as err:
-            raise TemplateRejected("the renderer sent back something malformed") from err
+        except (TypeError, ValueError, IndexError, KeyError) as err:
+            raise _WorkerGone(f"malformed lines: {err}") from None
 
     def _span(self, raw: Any) -> Span:
         text = raw[0]
@@ -412,7 +412,7 @@ class TemplateSandbox:
         Each render is given ``shared.data``, then ``common``, then its own context (later
         keys win). The first failing render raises; its message names the failing item.
         """
-        outputs = await self._render(_Request(source, shared, common, False), contexts)
+        outputs = await self._render(_Request(source, shared, common, None), contexts)
         return [str(out) for out in outputs]
 
     async def render_lines(
@@ -440,9 +440,8 @@ class TemplateSandbox:
         The workers parse, so a large batch (a digest for thousands of chats) spends that
         time in parallel and off the bot's event loop.
         """
-        outputs = await self._render(_Request(source, shared, common, True), contexts)
-        decoder = _LineDecoder()
-        return [decoder.lines(out) for out in outputs]
+        outputs = await self._render(_Request(source, shared, common, _LineDecoder()), contexts)
+        return [out for out in outputs if isinstance(out, tuple)]
 
     async def _render(
         self, request: _Request, contexts: Sequence[Mapping[str, Any]]
@@ -503,7 +502,7 @@ class TemplateSandbox:
         message: dict[str, Any] = {
             "source": request.source,
             "max_output": self.max_output,
-            "lines": request.lines,
+            "lines": request.lines is not None,
             "common": dict(request.common or {}),
             "contexts": [dict(c) for c in contexts],
             "shared_key": shared.key if shared else None,
@@ -515,14 +514,18 @@ class TemplateSandbox:
         try:
             await asyncio.wait_for(worker.send(message), self.timeout)
             worker.shared_key = shared.key if shared else worker.shared_key
-            expected = list if request.lines else str
+            decoder = request.lines
             while failure is None and len(outputs) < len(contexts):
                 reply = await worker.receive(self.timeout)
                 done = reply.get("outs")
-                if isinstance(done, list) and all(isinstance(o, expected) for o in done):
+                if not isinstance(done, list):
+                    failure = reply
+                elif decoder is not None:  # decoded as they come, while the workers go on
+                    outputs.extend(decoder.lines(out) for out in done)
+                elif all(isinstance(out, str) for out in done):
                     outputs.extend(done)
                 else:
-                    failure = reply
+                    raise _WorkerGone("malformed outputs")
         except TimeoutError:
             await worker.stop()
             logger.warning("template render overran %.1fs; worker killed", self.timeout)
