@@ -49,7 +49,7 @@ class DigestMaker(Protocol):
     """Builds the digests of many subscriptions for one pass (``DigestBuilder`` is one)."""
 
     async def __call__(
-        self, subscriptions: Sequence[Subscription], now: datetime
+        self, subscriptions: Sequence[Subscription], now: datetime, /
     ) -> Sequence[Digest]: ...
 
 
