@@ -73,6 +73,10 @@ class SearchSettings:
     b: float = 0.75
     shared_run: int = 8  # words in a row two outlets must share to be one quotation
     per_document: int = 2  # hits per document before other documents get a turn
+    # Words readers frame a question with ("what did the report say about vetting?"):
+    # common across a corpus about a report, they would otherwise outvote the topic.
+    frame_words: tuple[str, ...] = ("say", "said", "report", "review", "find", "found", "think")
+    frame_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -440,6 +444,8 @@ class SearchIndex:
         self._stems = Stems()
         self._term_ids = {stem: number for number, stem in enumerate(tables.stems)}
         self._lexicon = Lexicon(tables.words, tables.word_counts)
+        frame = (self._stems.stem(word) for word in settings.frame_words)
+        self._frame_ids = {self._term_ids[s] for s in frame if s in self._term_ids}
         self._retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
         self._retriever.scores = {
             "data": tables.data,
@@ -548,7 +554,7 @@ class SearchIndex:
         return tuple(terms), stems, tuple(dict.fromkeys(corrections))
 
     def _rank(self, ids: list[int], query_stems: set[str], k: int) -> tuple[Hit, ...]:
-        scores: FloatArray = self._retriever.get_scores_from_ids(ids)
+        scores = self._scores(ids)
         chosen: list[int] = []
         pool = max(4 * k, 40)
         while True:
@@ -558,6 +564,20 @@ class SearchIndex:
                 break
             pool *= 4  # dedup or diversity ate the pool; look further down
         return tuple(self._hit(number, float(scores[number]), query_stems) for number in chosen)
+
+    def _scores(self, ids: list[int]) -> FloatArray:
+        """BM25 scores of every passage, frame words ("say", "report") counting less."""
+        weights = [self._settings.frame_weight if i in self._frame_ids else 1.0 for i in ids]
+        if all(weight == 1.0 for weight in weights):
+            scores: FloatArray = self._retriever.get_scores_from_ids(ids)
+            return scores
+        tables = self._tables
+        scores = np.zeros(len(self._passages), dtype=np.float32)
+        for term, weight in zip(ids, weights, strict=True):
+            start, end = tables.indptr[term : term + 2]
+            weighted = tables.data[start:end] * np.float32(weight)
+            np.add.at(scores, tables.indices[start:end], weighted)
+        return scores
 
     def _shared_with(self, number: int) -> IntArray:
         start, end = self._tables.shared_indptr[number : number + 2]

@@ -37,6 +37,10 @@ OWN_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stop and serch", ("stop and search",)),
     ("recomendations for the firearms units", ("firearms",)),
     ("Soteria", ("Soteria",)),
+    ("what did the report say about vetting?", ("vetting",)),
+    ("What did the review find about misconduct?", ("misconduct",)),
+    ("what does the report say about stop and search", ("stop and search",)),
+    ("What did Casey say about homophobia?", ("homophobia",)),
     (
         "Can you tell me what the report actually said about how the Met handles vetting "
         "of new officers?",
