@@ -195,6 +195,17 @@ def test_long_chatty_questions_find_the_same_answers(index: SearchIndex) -> None
     assert "disbanding PaDP" in long.hits[0].passage.text
 
 
+def test_question_framing_words_do_not_outvote_the_topic(index: SearchIndex) -> None:
+    # "report" and "said" are everywhere in coverage of a report; "vetting" is the topic.
+    for hit in index.search("What did the report say about vetting?").hits[:3]:
+        assert "vet" in hit.passage.text.lower(), hit.passage.text
+
+
+def test_frame_words_still_count_when_they_are_the_topic(index: SearchIndex) -> None:
+    result = index.search("What did Rape Crisis say about the report?")
+    assert "Jayne Butler" in result.hits[0].passage.text
+
+
 def test_one_document_does_not_fill_the_top_five(index: SearchIndex) -> None:
     result = index.search("homophobia")
     top = [hit.passage.document_id for hit in result.hits[:5]]
