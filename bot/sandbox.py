@@ -840,6 +840,9 @@ def _describe(err: BaseException, limit: int) -> dict[str, Any]:
         kind, message = "memory", "the template used too much memory and was stopped"
     elif isinstance(err, RecursionError):
         kind, message = "recursion", "the template is nested or recurses too deeply"
+    elif isinstance(err, SyntaxError):
+        # Python refused the code Jinja made: its line numbers are not the template's.
+        kind, message, line = "recursion", "blocks are nested too deeply", None
     elif isinstance(err, _OutputTooLong):
         kind, message = "output", f"the output is longer than {limit:,} characters"
     elif isinstance(err, SecurityError):

@@ -75,6 +75,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("{{ 9**(9**9) }}", "too large"),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses"),
     ("{{ " + "(" * 200 + "1" + ")" * 200 + " }}", "nested"),
+    ("{% if x %}" * 200 + "y" + "{% endif %}" * 200, "nested too deeply"),
+    ("{{ " + "not " * 1900 + "x }}", "nested or recurses too deeply"),
     ("{% for i in range(100000) %}{{ 'xxxxxxxxxx' }}{% endfor %}", "longer than"),
     ("{% if x %}\n{{ x }}\n{% endfor %}", "line 3"),
 ]
