@@ -52,7 +52,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _CACHE_PREFIX = "search-index-"
 _CACHE_KEEP = 4  # cache files kept per directory; older ones are stale builds
 _MAX_QUERY_CHARS = 20_000  # enough for any question; bounds work on pasted text

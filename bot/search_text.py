@@ -17,7 +17,7 @@ import Stemmer
 from bot.model import Document
 
 # Bump when tokens or passages change for the same text: cached indexes key on it.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"
 
 MAX_PASSAGE_CHARS = 450
 MAX_PASSAGE_SENTENCES = 3
