@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.sqlite_store import SqliteStore, default_db_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.documents import default_corpus_dir, load_corpus
+from bot.ingest import stored_documents, with_stored
+from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
+from bot.schedule import configured_timezone
 from bot.search import SearchIndex
 from bot.services import Services
+from bot.store import Store
+from bot.subscription_commands import subscription_commands
 from bot.views import Views
 
 logger = logging.getLogger(__name__)
@@ -57,8 +64,10 @@ def build_services(
     config: Config,
     moderators: ModeratorCheck | None = None,
     clock: Clock | None = None,
+    store: Store | None = None,
+    added: Sequence[Document] = (),
 ) -> Services:
-    corpus = load_corpus(config.corpus_dir)
+    corpus = with_stored(load_corpus(config.corpus_dir), added)
     index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir)
     logger.info(
         "loaded %d documents (%d passages) from %s",
@@ -72,10 +81,26 @@ def build_services(
         views=Views(),
         moderators=moderators or EveryoneModerates(),
         clock=clock or SystemClock(),
+        store=store,
         bot_name=config.bot_name,
-        default_timezone=config.timezone,
+        default_timezone=configured_timezone(config.timezone),
     )
 
 
+@asynccontextmanager
+async def open_services(
+    config: Config,
+    moderators: ModeratorCheck | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Services]:
+    """Services with the database open (documents added by ``ingest`` join the corpus)."""
+    store = await SqliteStore.open(config.db_path or default_db_path())
+    try:
+        added = await stored_documents(store)
+        yield build_services(config, moderators, clock, store, added)
+    finally:
+        await store.close()
+
+
 def build_bot(services: Services) -> BriefingBot:
-    return BriefingBot(services, build_table())
+    return BriefingBot(services, build_table(subscription_commands()))

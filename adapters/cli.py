@@ -8,10 +8,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
-from adapters.app import Config, build_bot, build_services
+from adapters.app import Config, build_bot, open_services
+from adapters.cli_store import register
 from adapters.console import ConsoleChat
 from bot.errors import BotError
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("message", nargs="+", help="a question or a command")
     ask.add_argument("--chat", default="console", metavar="ID", help="console chat id")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    for command in (chat, ask):
+        command.set_defaults(func=_chat)
+    register(sub, _open, parents=[common])
     return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config.from_env(corpus=args.corpus, db=args.db, no_cache=args.no_cache)
+
+
+def _open(args: argparse.Namespace) -> AbstractAsyncContextManager[Services]:
+    return open_services(_config(args))
 
 
 def configure_logging(level: str) -> None:
@@ -59,15 +73,14 @@ def configure_logging(level: str) -> None:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    config = Config.from_env(corpus=args.corpus, db=args.db, no_cache=args.no_cache)
-    services = build_services(config)
-    console = ConsoleChat(build_bot(services), args.chat, json_mode=args.json)
-    if args.command == "ask":
-        print(await console.exchange(" ".join(args.message)))
-    elif sys.stdin.isatty() and not args.json:
-        await console.run_interactive(sys.stdin, sys.stdout)
-    else:
-        await console.run_script(sys.stdin, sys.stdout)
+    async with _open(args) as services:
+        console = ConsoleChat(build_bot(services), args.chat, json_mode=args.json)
+        if args.command == "ask":
+            print(await console.exchange(" ".join(args.message)))
+        elif sys.stdin.isatty() and not args.json:
+            await console.run_interactive(sys.stdin, sys.stdout)
+        else:
+            await console.run_script(sys.stdin, sys.stdout)
     return 0
 
 
@@ -75,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     try:
-        return asyncio.run(_chat(args))
+        status: int = asyncio.run(args.func(args))
+        return status
     except BotError as err:
         print(f"inquiry-bot: {err}", file=sys.stderr)
         return 2

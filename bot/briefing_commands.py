@@ -218,7 +218,9 @@ def answer(ctx: Context, query: str) -> Reply:
         return _no_results(ctx, query, result)
     shown = [_hit_view(ctx, hit) for hit in result.hits]
     return Reply(
-        lines=ctx.services.views.render("results.j2", query=query, hits=shown),
+        lines=ctx.services.views.render(
+            "results.j2", query=query, hits=shown, corrections=result.corrections
+        ),
         citations=tuple(h.citation for h in shown),
         results=tuple(_result(ctx, hit) for hit in result.hits),
     )

@@ -192,3 +192,9 @@ async def test_internal_error_is_logged_with_traceback_and_apologised_for(
         reply = await bot.handle(message)
     assert reply is not None and reply.plain == APOLOGY
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_a_misspelt_word_is_corrected_and_the_reader_is_told(chat: Chat) -> None:
+    reply = await chat("veting")
+    assert "Searched for “vetting” (you wrote “veting”)" in reply.plain
+    assert any("vetting" in r.text.lower() for r in reply.results)

@@ -14,7 +14,11 @@ from bot.core import BriefingBot
 
 
 def run_cli(repo_root: Path, tmp_path: Path, *args: str, stdin: str = "") -> str:
-    env = dict(os.environ, INQUIRY_BOT_CACHE=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+    )
     env.pop("INQUIRY_BOT_CORPUS", None)
     done = subprocess.run(
         [sys.executable, "-m", "adapters.cli", *args],
@@ -75,7 +79,11 @@ def test_another_corpus_folder_is_served(repo_root: Path, tmp_path: Path) -> Non
 
 
 def test_missing_corpus_folder_is_a_clear_error(repo_root: Path, tmp_path: Path) -> None:
-    env = dict(os.environ, INQUIRY_BOT_CACHE=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+    )
     done = subprocess.run(
         [sys.executable, "-m", "adapters.cli", "ask", "--corpus", str(tmp_path / "nope"), "hi"],
         cwd=repo_root,
@@ -100,3 +108,17 @@ async def test_backslash_continues_a_message_over_lines(bot: BriefingBot) -> Non
     await console.run_script(io.StringIO("/rec \\\n4\n"), out)
     (answer,) = [json.loads(line) for line in out.getvalue().splitlines()]
     assert answer["message"] == "/rec \n4" and answer["items"][0]["number"] == 4
+
+
+def test_console_chats_share_one_database_but_not_settings(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    run_cli(repo_root, tmp_path, "ask", "--chat", "alice", "/subscribe", "weekly", "mon", "09:00")
+    assert "Weekly on Monday at 09:00" in run_cli(
+        repo_root, tmp_path, "ask", "--chat", "alice", "/subscriptions"
+    )
+    assert "Weekly" not in run_cli(repo_root, tmp_path, "ask", "--chat", "bob", "/subscriptions")
+    out = run_cli(repo_root, tmp_path, "digests", "--at", "2030-01-07T09:00+00:00", "--json")
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert record["chat"] == "alice" and record["status"] == "delivered"
+    assert "Finding 1 of 8" in record["reply"]
