@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     for command in (chat, ask):
         command.set_defaults(func=_chat)
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run on Telegram and/or Discord (whichever tokens are set) with digests",
+    )
+    serve.set_defaults(func=_serve)
     register(sub, _open, parents=[common])
     return parser
 
@@ -82,6 +88,12 @@ async def _chat(args: argparse.Namespace) -> int:
         else:
             await console.run_script(sys.stdin, sys.stdout)
     return 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from adapters.serve import serve  # the platform libraries load only when serving
+
+    return await serve(_config(args), os.environ)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
