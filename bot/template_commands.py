@@ -31,6 +31,7 @@ from bot.sandbox import (
     TemplateSandbox,
     TemplateTimeout,
 )
+from bot.services import Services
 from bot.template_context import MAX_SEARCH_K, DocumentLike, TemplateContexts, chat_data, zone
 
 if TYPE_CHECKING:
@@ -51,13 +52,13 @@ RenderCustom = Callable[[str, Mapping[str, Any]], Awaitable[tuple[Line, ...]]]
 
 
 class _Contexts:
-    """One :class:`TemplateContexts` per corpus and index, reused while they stay the same."""
+    """One :class:`TemplateContexts` per corpus and index, reused while they stay the same
+    (documents ingested at run time bring a new corpus and index, and so new contexts)."""
 
     def __init__(self) -> None:
         self._built: TemplateContexts | None = None
 
-    def get(self, ctx: Context) -> TemplateContexts:
-        services = ctx.services
+    def get(self, services: Services) -> TemplateContexts:
         built = self._built
         if (
             built is None
@@ -89,7 +90,7 @@ def _env(ctx: Context, contexts: _Contexts) -> _Env:
         )
     if sandbox is None:
         raise UserInputError("Templates are switched off on this bot (no template sandbox).")
-    return _Env(ctx, store, sandbox, contexts.get(ctx))
+    return _Env(ctx, store, sandbox, contexts.get(ctx.services))
 
 
 def split_first(text: str) -> tuple[str, str]:
@@ -497,14 +498,24 @@ def template_commands() -> list[Command]:
     ]
 
 
+def current_contexts(services: Services) -> Callable[[], TemplateContexts]:
+    """Template contexts for the services' corpus and index as they are at each call."""
+    cache = _Contexts()
+    return lambda: cache.get(services)
+
+
 # -- the digest's seam --------------------------------------------------------------------------
 
 
 def make_render_custom(
-    sandbox: TemplateSandbox, contexts: TemplateContexts, clock: Clock | None = None
+    sandbox: TemplateSandbox,
+    contexts: TemplateContexts | Callable[[], TemplateContexts],
+    clock: Clock | None = None,
 ) -> RenderCustom:
     """What the digest calls to render a chat's chosen template (``bot.digest.RenderCustom``).
 
+    ``contexts`` is the review's data for templates, or a function giving the current one
+    (:func:`current_contexts` follows the services' corpus as documents are ingested).
     ``render_custom(source, context)`` reads from the digest's context: ``now`` (an aware
     datetime or ISO string; else ``clock``'s time), ``timezone`` (IANA name), ``alert_words``
     (the chat's alerts; else the words of the alert matches in ``alerts``), and
@@ -514,7 +525,7 @@ def make_render_custom(
     fall back to its built-in format.
     """
     now_of = clock or SystemClock()
-    batcher = _Batcher(sandbox, contexts)
+    batcher = _Batcher(sandbox, contexts if callable(contexts) else lambda: contexts)
 
     async def render_custom(source: str, context: Mapping[str, Any]) -> tuple[Line, ...]:
         chat = chat_data(
@@ -538,7 +549,9 @@ class _Batcher:
     looping template again per chat would cost each of them the full time limit).
     """
 
-    def __init__(self, sandbox: TemplateSandbox, contexts: TemplateContexts) -> None:
+    def __init__(
+        self, sandbox: TemplateSandbox, contexts: Callable[[], TemplateContexts]
+    ) -> None:
         self._sandbox = sandbox
         self._contexts = contexts
         self._waiting: dict[str, list[tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]]] = {}
@@ -582,7 +595,7 @@ class _Batcher:
     async def _render_many(
         self, source: str, chats: list[dict[str, Any]]
     ) -> list[tuple[Line, ...]]:
-        contexts = self._contexts
+        contexts = self._contexts()
         return await self._sandbox.render_lines_many(
             source, chats, shared=contexts.shared, common=contexts.common(source)
         )

@@ -20,7 +20,7 @@ from bot.model import Document, DocumentMeta
 from bot.sandbox import TemplateRejected, TemplateSandbox
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, text_hash
-from bot.template_commands import make_render_custom, template_commands
+from bot.template_commands import current_contexts, make_render_custom, template_commands
 from bot.template_context import TemplateContexts, search_calls
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -401,6 +401,18 @@ async def test_render_custom_batches_concurrent_calls_and_keeps_failures_apart(
     assert not isinstance(first, BaseException) and first[0][0].text == "12 for a"
     assert isinstance(second, TemplateRejected) and "ZeroDivisionError" in str(second)
     assert not isinstance(third, BaseException) and third[0][0].text == "6 for b+c"
+
+
+async def test_render_custom_follows_the_services_corpus(
+    app: Services, sandbox: TemplateSandbox
+) -> None:
+    render = make_render_custom(sandbox, current_contexts(app), FixedClock(T0))
+    source = "{{ documents|length }} documents"
+    before = len(app.corpus.documents)
+    assert (await render(source, {}))[0][0].text == f"{before} documents"
+    added = Document(DocumentMeta(id="ingested", title="Ingested later"), "text")
+    app.corpus = replace(app.corpus, documents=(*app.corpus.documents, added))
+    assert (await render(source, {}))[0][0].text == f"{before + 1} documents"
 
 
 async def test_search_calls_are_found_in_the_template() -> None:
