@@ -12,15 +12,18 @@ from pathlib import Path
 from adapters.sqlite_store import SqliteStore, default_db_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
+from bot.digest import RenderCustom
 from bot.documents import default_corpus_dir, load_corpus
 from bot.ingest import stored_documents, with_stored
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
+from bot.sandbox import TemplateSandbox
 from bot.schedule import configured_timezone
 from bot.search import SearchIndex
 from bot.services import Services
 from bot.store import Store
 from bot.subscription_commands import subscription_commands
+from bot.template_commands import current_contexts, make_render_custom, template_commands
 from bot.views import Views
 
 logger = logging.getLogger(__name__)
@@ -93,14 +96,27 @@ async def open_services(
     moderators: ModeratorCheck | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Services]:
-    """Services with the database open (documents added by ``ingest`` join the corpus)."""
+    """Services with the database open (documents added by ``ingest`` join the corpus) and
+    the template sandbox ready (its worker processes start on the first render)."""
     store = await SqliteStore.open(config.db_path or default_db_path())
+    sandbox = TemplateSandbox()
     try:
         added = await stored_documents(store)
-        yield build_services(config, moderators, clock, store, added)
+        services = build_services(config, moderators, clock, store, added)
+        services.sandbox = sandbox
+        yield services
     finally:
+        await sandbox.close()
         await store.close()
 
 
+def digest_renderer(services: Services) -> RenderCustom | None:
+    """How digests render a chat's own template, when the sandbox is there to run it."""
+    if services.sandbox is None:
+        return None
+    return make_render_custom(services.sandbox, current_contexts(services), services.clock)
+
+
 def build_bot(services: Services) -> BriefingBot:
-    return BriefingBot(services, build_table(subscription_commands()))
+    table = build_table(subscription_commands(digest_renderer(services)), template_commands())
+    return BriefingBot(services, table)

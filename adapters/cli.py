@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
-from adapters.app import Config, build_bot, open_services
-from adapters.cli_store import register
+from adapters.app import Config, build_bot, digest_renderer, open_services
+from adapters.cli_store import DeliveryWiring, register
 from adapters.console import ConsoleChat
 from bot.errors import BotError
 from bot.services import Services
@@ -55,12 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on Telegram and/or Discord (whichever tokens are set) with digests",
     )
     serve.set_defaults(func=_serve)
-    register(sub, _open, parents=[common])
+    register(sub, _open, parents=[common], wiring=_wiring)
     return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
     return Config.from_env(corpus=args.corpus, db=args.db, no_cache=args.no_cache)
+
+
+def _wiring(args: argparse.Namespace, services: Services) -> DeliveryWiring:
+    return DeliveryWiring(render_custom=digest_renderer(services))
 
 
 def _open(args: argparse.Namespace) -> AbstractAsyncContextManager[Services]:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from adapters.app import Config, build_bot, open_services
+from adapters.app import Config, build_bot, digest_renderer, open_services
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramSettings
 from adapters.telegram_redact import install_token_redaction
@@ -117,7 +117,9 @@ async def _run(
             started.append(platform)
             logger.info("%s started", name)
         senders = {name: p.sender for name, p in platforms.items()}
-        builder = DigestBuilder(services.corpus, services.views, store)
+        builder = DigestBuilder(
+            services.corpus, services.views, store, digest_renderer(services)
+        )
         scheduler = Scheduler(store, senders, builder, services.clock)
         scheduler_task = asyncio.create_task(scheduler.run_forever(stop))
         err.write(
