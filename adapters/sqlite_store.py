@@ -314,8 +314,10 @@ class SqliteStore:
             return list(await cursor.fetchall())
 
     async def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # fetchall steps the statement to its end, so no read transaction (and no stale
+        # snapshot of the file) is left open on the reader between calls.
+        rows = await self._rows(sql, params)
+        return rows[0] if rows else None
 
     # -- chats
 
@@ -326,9 +328,7 @@ class SqliteStore:
     async def ensure_chat(self, chat: ChatRef, timezone: str, at: datetime) -> ChatSettings:
         async with self._write() as db:
             await _insert_chat(db, chat, timezone, at)
-        found = await self.get_chat(chat.key)
-        assert found is not None
-        return found
+            return await _read_back_chat(db, chat.key)
 
     async def set_timezone(self, chat: ChatRef, timezone: str, at: datetime) -> ChatSettings:
         async with self._write() as db:
@@ -336,9 +336,7 @@ class SqliteStore:
             await db.execute(
                 "UPDATE chats SET timezone = ? WHERE chat_key = ?", (timezone, chat.key)
             )
-        found = await self.get_chat(chat.key)
-        assert found is not None
-        return found
+            return await _read_back_chat(db, chat.key)
 
     async def deactivate_chat(self, chat_key: str, reason: str) -> None:
         async with self._write() as db:
@@ -406,7 +404,7 @@ class SqliteStore:
                     _iso(at),
                 ),
             )
-        found = await self.get_subscription(chat.key)
+            found = await _read_back_subscription(db, chat.key)
         assert found is not None
         return found
 
@@ -424,7 +422,7 @@ class SqliteStore:
                    WHERE chat_key = ?""",
                 (int(paused), _iso(at), int(paused), chat_key),
             )
-        return await self.get_subscription(chat_key)
+            return await _read_back_subscription(db, chat_key)
 
     async def unsubscribe(self, chat_key: str) -> bool:
         async with self._write() as db:
@@ -729,6 +727,22 @@ def _marks(count: int) -> str:
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# Read back through the writer, inside its transaction: what was just written is certain to be
+# seen, whatever snapshot the separate reader connection (or another process) is on.
+async def _read_back_chat(db: aiosqlite.Connection, chat_key: str) -> ChatSettings:
+    async with db.execute("SELECT * FROM chats WHERE chat_key = ?", (chat_key,)) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return _chat(row)
+
+
+async def _read_back_subscription(db: aiosqlite.Connection, chat_key: str) -> Subscription | None:
+    sql = f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ?"
+    async with db.execute(sql, (chat_key,)) as cursor:
+        row = await cursor.fetchone()
+    return _subscription(row) if row else None
 
 
 async def _insert_chat(
