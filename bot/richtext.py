@@ -8,7 +8,8 @@ adapter escapes span text again for its own platform.
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+import html
+import re
 
 from bot.messages import Line, Span
 
@@ -16,53 +17,73 @@ _STYLE_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "co
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 
-class _Parser(HTMLParser):
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^<>]*)>")
+_HREF = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+
+class _Builder:
+    """Collects styled spans line by line while the markup is scanned."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.lines: list[list[Span]] = [[]]
         self.depth = {"bold": 0, "italic": 0, "code": 0}
         self.links: list[str | None] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _STYLE_TAGS:
-            self.depth[_STYLE_TAGS[tag]] += 1
-        elif tag == "a":
-            href = dict(attrs).get("href") or ""
-            self.links.append(href if href.lower().startswith(_SAFE_SCHEMES) else None)
-        elif tag == "br":
+    def tag(self, closing: bool, name: str, attrs: str) -> None:
+        name = name.lower()
+        if name in _STYLE_TAGS:
+            style = _STYLE_TAGS[name]
+            self.depth[style] = max(0, self.depth[style] + (-1 if closing else 1))
+        elif name == "a":
+            if closing:
+                if self.links:
+                    self.links.pop()
+            else:
+                self.links.append(_safe_href(attrs))
+        elif name == "br":
             self.lines.append([])
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _STYLE_TAGS:
-            style = _STYLE_TAGS[tag]
-            self.depth[style] = max(0, self.depth[style] - 1)
-        elif tag == "a" and self.links:
-            self.links.pop()
-
-    def handle_data(self, data: str) -> None:
+    def text(self, data: str) -> None:
+        if not data:
+            return
+        if "&" in data:
+            data = html.unescape(data)
         link = self.links[-1] if self.links else None
+        depth = self.depth
+        bold, italic, code = depth["bold"] > 0, depth["italic"] > 0, depth["code"] > 0
+        if "\n" not in data:
+            self.lines[-1].append(Span(data, bold, italic, code, link))
+            return
         for i, piece in enumerate(data.split("\n")):
             if i:
                 self.lines.append([])
             if piece:
-                self.lines[-1].append(
-                    Span(
-                        piece,
-                        bold=self.depth["bold"] > 0,
-                        italic=self.depth["italic"] > 0,
-                        code=self.depth["code"] > 0,
-                        link=link,
-                    )
-                )
+                self.lines[-1].append(Span(piece, bold, italic, code, link))
+
+
+def _safe_href(attrs: str) -> str | None:
+    match = _HREF.search(attrs)
+    if not match:
+        return None
+    href = html.unescape(next(g for g in match.groups() if g is not None)).strip()
+    return href if href.lower().startswith(_SAFE_SCHEMES) else None
+
+
+def _scan(markup: str) -> list[list[Span]]:
+    builder = _Builder()
+    position = 0
+    for match in _TAG.finditer(markup):
+        builder.text(markup[position : match.start()])
+        builder.tag(match.group(1) == "/", match.group(2), match.group(3))
+        position = match.end()
+    builder.text(markup[position:])
+    return builder.lines
 
 
 def parse(markup: str) -> tuple[Line, ...]:
     """Styled lines from template output; runs of blank lines fold to one."""
-    parser = _Parser()
-    parser.feed(markup)
-    parser.close()
     lines: list[Line] = []
-    for raw in parser.lines:
+    for raw in _scan(markup):
         line = _merge(_rstrip(raw))
         if not line and (not lines or not lines[-1]):
             continue
