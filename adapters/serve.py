@@ -117,9 +117,7 @@ async def _run(
             started.append(platform)
             logger.info("%s started", name)
         senders = {name: p.sender for name, p in platforms.items()}
-        builder = DigestBuilder(
-            services.corpus, services.views, store, digest_renderer(services)
-        )
+        builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
         scheduler = Scheduler(store, senders, builder, services.clock)
         scheduler_task = asyncio.create_task(scheduler.run_forever(stop))
         err.write(
