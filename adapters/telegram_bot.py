@@ -46,7 +46,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from adapters.telegram_delivery import PLATFORM, TelegramSender
+from adapters.telegram_delivery import PLATFORM, InFlightCap, TelegramSender
 from adapters.telegram_guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram_redact import TokenRedactor, install_token_redaction
 from adapters.telegram_render import CallbackTable
@@ -88,6 +88,9 @@ FLOOD_NOTICE = (
 SLOW_DOWN = "Slow down a little, please."
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Bot API requests on the wire at once: Telegram allows about 30 sends a second, and at
+# 0.1-0.3 s a round trip that needs fewer than 10; more connections only cost CPU.
+DEFAULT_POOL = 8
 _GONE_STATUSES = frozenset({ChatMemberStatus.LEFT.value, ChatMemberStatus.BANNED.value})
 
 
@@ -217,6 +220,7 @@ class TelegramAdapter:
         flood: FloodGate | None = None,
         moderator_ttl: float = 60.0,
         concurrency: int = 256,
+        pool_size: int = DEFAULT_POOL,
     ) -> None:
         self.bot = bot
         self.webhook = webhook
@@ -224,7 +228,7 @@ class TelegramAdapter:
         self.on_chat_moved = on_chat_moved
         self.redactor = TokenRedactor(token)
         self.application = _build_application(
-            token, base_url, request, get_updates_request, rate_limiter, concurrency
+            token, base_url, request, get_updates_request, rate_limiter, concurrency, pool_size
         )
         self.callbacks = CallbackTable(clock=clock)
         self.sender = TelegramSender(
@@ -436,18 +440,22 @@ def _build_application(
     get_updates_request: BaseRequest | None,
     rate_limiter: BaseRateLimiter[Any] | None,
     concurrency: int,
+    pool_size: int,
 ) -> TelegramApp:
     builder = (
         ApplicationBuilder()
         .token(token)
         .concurrent_updates(concurrency)
-        .rate_limiter(rate_limiter or AIORateLimiter())
+        .rate_limiter(InFlightCap(rate_limiter or AIORateLimiter(), pool_size))
         .job_queue(None)
     )
     if base_url:
         builder = builder.base_url(base_url)
     if request is not None:
         builder = builder.request(request)
+    else:
+        # InFlightCap keeps requests within the pool, so none waits for a connection.
+        builder = builder.connection_pool_size(pool_size)
     if get_updates_request is not None or request is not None:
         builder = builder.get_updates_request(get_updates_request or request)  # type: ignore[arg-type]
     return builder.build()

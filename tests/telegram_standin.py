@@ -9,13 +9,16 @@ server), which python-telegram-bot's own HTTPXRequest talks to via ``base_url``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
 import json
-from collections import defaultdict, deque
+import sys
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -71,6 +74,7 @@ class FakeBotAPI:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.calls: list[Call] = []
+        self.counts: Counter[str] = Counter()
         self.unexpected: list[str] = []
         self.members: dict[tuple[str, str], str] = {}
         self._failures: dict[str, deque[Failure | BaseException]] = defaultdict(deque)
@@ -136,6 +140,7 @@ class FakeBotAPI:
 
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.calls.append(Call(method, params))
+        self.counts[method] += 1
         try:
             failures = self._failures.get(method)
             if failures:
@@ -154,6 +159,7 @@ class FakeBotAPI:
     async def get_updates(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Long polling: confirmed updates are dropped; with none waiting, wait up to timeout."""
         self.calls.append(Call("getUpdates", params))
+        self.counts["getUpdates"] += 1
         offset = int(params.get("offset") or 0)
         while self._updates and self._updates[0]["update_id"] < offset:
             self._updates.popleft()
@@ -294,6 +300,10 @@ class StandinServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away, e.g. polling stopped mid-request
+        except asyncio.CancelledError:
+            # stop() cancels open connections (a long poll may be waiting); asyncio's stream
+            # server would log a cancelled handler as an error, and this is the normal end.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
@@ -420,3 +430,30 @@ def bot_message(chat: dict[str, Any] = PRIVATE, text: str = "An earlier answer")
         "from": BOT_USER,
         "text": text,
     }
+
+
+# Run as a separate process (for the benchmark) --------------------------------------------
+
+
+async def _serve_updates(path: str, expect: int) -> None:
+    """Serve updates from a JSON file: print READY <base_url>; on "go", release them; print
+    DONE when ``expect`` messages have been sent; stop on "stop" or end of input."""
+    loop = asyncio.get_running_loop()
+    updates = json.loads(Path(path).read_text())
+    api = FakeBotAPI()
+    async with StandinServer(api) as server:
+        print("READY", server.base_url, flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+        for update in updates:
+            api.push_update(update)
+        await api.wait_until(lambda: api.counts["sendMessage"] >= expect, timeout=3600)
+        print("DONE", api.counts["sendMessage"], flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=_serve_updates.__doc__)
+    parser.add_argument("--updates", required=True, help="a JSON file: a list of updates")
+    parser.add_argument("--expect", type=int, required=True, help="sendMessage calls to wait for")
+    arguments = parser.parse_args()
+    asyncio.run(_serve_updates(arguments.updates, arguments.expect))
