@@ -2,8 +2,9 @@
 
 The scheduler reads the outcome: ``GONE`` (blocked, removed, chat deleted: never try again),
 ``MOVED`` (a group became a supergroup: nothing was delivered, send again to
-``new_chat_id``), ``RETRY`` (rate limited, or the network failed ``attempts`` times in a
-row: try later, after ``retry_after`` seconds) or ``FAILED`` (Telegram refused the message).
+``new_chat_id``), ``RETRY`` (rate limited: try after ``retry_after`` seconds; or the network
+failed ``attempts`` times in a row, a short backoff apart: no ``retry_after``, the scheduler
+backs off and bounds its attempts) or ``FAILED`` (Telegram refused the message).
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ class TelegramSender:
         *,
         redact: Callable[[str], str] = str,
         sleep: Sleep = asyncio.sleep,
-        attempts: int = 3,
-        backoff: float = 1.0,
+        attempts: int = 2,
+        backoff: float = 0.5,
         max_wait: float = 60.0,
     ) -> None:
         self.bot = bot
@@ -232,10 +233,11 @@ class TelegramSender:
                 failures += 1
                 delay = self.backoff * 2 ** (failures - 1)
                 if failures >= self.attempts:
+                    # No retry_after: that would read as a rate limit and hold every send to
+                    # Telegram; the scheduler backs off this chat alone and bounds attempts.
                     return _outcome(
                         DeliveryStatus.RETRY,
                         f"network error, {failures} attempts: {self._reason(err)}",
-                        retry_after=delay,
                     )
                 logger.info(
                     "sending to chat %s failed (%s); trying again in %.1f s",

@@ -7,13 +7,13 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
 
+from adapters.app import build_bot
 from adapters.telegram_bot import FLOOD_NOTICE, TelegramAdapter
 from adapters.telegram_render import MESSAGE_LIMIT, utf16_len
 from bot.briefing_commands import build_table
@@ -45,6 +45,9 @@ from tests.telegram_standin import (
     text_message,
 )
 
+GROUP_KEY = f"telegram:{GROUP['id']}"
+SUPERGROUP = {"id": SUPERGROUP_ID, "type": "supergroup", "title": "Casey readers"}
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -62,16 +65,6 @@ class FakeSleep:
         self.delays.append(delay)
 
 
-async def change_settings(ctx: Context, args: str) -> Reply:
-    await ctx.require_moderator()
-    return text_reply("Settings changed.")
-
-
-SETTINGS = Command(
-    "settings", "Change this chat's settings", "/settings", change_settings, moderator_only=True
-)
-
-
 @pytest.fixture(autouse=True)
 def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
     # python-telegram-bot 22 warns (an error under our pytest settings) whenever it builds a
@@ -80,8 +73,16 @@ def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def bot(services: Services) -> BriefingBot:
-    return BriefingBot(services, build_table([SETTINGS]))
+def store(services: Services) -> InMemoryStore:
+    store = InMemoryStore()
+    services.store = store
+    return store
+
+
+@pytest.fixture
+def bot(services: Services, store: InMemoryStore) -> BriefingBot:
+    """The real bot: briefings, and the subscription commands that need a moderator."""
+    return build_bot(services)
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ async def test_start_learns_the_bots_name_and_publishes_the_menu(
     admins = [c["command"] for c in menus["all_chat_administrators"]]
     assert {"start", "help", "finding", "recommendation", "search"} <= set(everyone)
     assert "page" not in everyone and "question" not in everyone
-    assert "settings" not in everyone and "settings" in admins
+    assert "subscribe" not in everyone and "subscribe" in admins
     assert [c["command"] for c in menus["all_private_chats"]] == admins
     for command in menus["all_private_chats"]:
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command["command"])
@@ -298,62 +299,75 @@ async def test_a_button_too_old_to_answer_is_no_error(
 
 
 async def test_a_group_member_who_is_not_an_admin_is_refused(
-    adapter: TelegramAdapter, api: FakeBotAPI
+    adapter: TelegramAdapter, api: FakeBotAPI, store: InMemoryStore
 ) -> None:
-    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    await feed(adapter, text_message("/subscribe", chat=GROUP, sender=BEN))
     [text] = api.texts(GROUP["id"])
     assert "Only this chat's moderators" in text
+    assert await store.get_subscription(GROUP_KEY) is None
     [check] = api.calls_to("getChatMember")
     assert (check.params["chat_id"], check.params["user_id"]) == (str(GROUP["id"]), BEN["id"])
 
 
 async def test_a_group_admin_is_allowed_and_the_answer_is_cached_for_a_minute(
-    adapter: TelegramAdapter, api: FakeBotAPI, clock: FakeClock
+    adapter: TelegramAdapter, api: FakeBotAPI, clock: FakeClock, store: InMemoryStore
 ) -> None:
     api.set_member(GROUP["id"], BEN["id"], "administrator")
-    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
-    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
-    assert api.texts(GROUP["id"]) == ["Settings changed."] * 2
+    await feed(adapter, text_message("/subscribe daily 07:30", chat=GROUP, sender=BEN))
+    await feed(adapter, text_message("/pause", chat=GROUP, sender=BEN))
+    first, second = api.texts(GROUP["id"])
+    assert first.startswith("Subscribed: a digest daily at 07:30")
+    assert "Only this chat's moderators" not in second
+    subscription = await store.get_subscription(GROUP_KEY)
+    assert subscription is not None and subscription.paused
     assert len(api.calls_to("getChatMember")) == 1
 
     api.set_member(GROUP["id"], BEN["id"], "member")  # demoted
     clock.now += 61
-    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN))
+    await feed(adapter, text_message("/resume", chat=GROUP, sender=BEN))
     assert "Only this chat's moderators" in api.texts(GROUP["id"])[-1]
     assert len(api.calls_to("getChatMember")) == 2
+    subscription = await store.get_subscription(GROUP_KEY)
+    assert subscription is not None and subscription.paused
 
 
-async def test_the_groups_creator_is_allowed(adapter: TelegramAdapter, api: FakeBotAPI) -> None:
+async def test_the_groups_creator_is_allowed(
+    adapter: TelegramAdapter, api: FakeBotAPI, store: InMemoryStore
+) -> None:
     api.set_member(GROUP["id"], ADA["id"], "creator")
-    await feed(adapter, text_message("/settings", chat=GROUP))
-    assert api.texts(GROUP["id"]) == ["Settings changed."]
+    await feed(adapter, text_message("/subscribe", chat=GROUP))
+    assert api.texts(GROUP["id"])[0].startswith("Subscribed")
+    assert await store.get_subscription(GROUP_KEY) is not None
 
 
 async def test_an_anonymous_group_admin_is_allowed(
-    adapter: TelegramAdapter, api: FakeBotAPI
+    adapter: TelegramAdapter, api: FakeBotAPI, store: InMemoryStore
 ) -> None:
     await feed(
         adapter,
-        text_message("/settings", chat=GROUP, sender=ANONYMOUS_ADMIN_BOT, sender_chat=GROUP),
+        text_message("/subscribe", chat=GROUP, sender=ANONYMOUS_ADMIN_BOT, sender_chat=GROUP),
     )
-    assert api.texts(GROUP["id"]) == ["Settings changed."]
+    assert api.texts(GROUP["id"])[0].startswith("Subscribed")
     assert api.calls_to("getChatMember") == []
+    assert await store.get_subscription(GROUP_KEY) is not None
 
 
 async def test_posting_as_a_linked_channel_is_not_admin(
-    adapter: TelegramAdapter, api: FakeBotAPI
+    adapter: TelegramAdapter, api: FakeBotAPI, store: InMemoryStore
 ) -> None:
     channel = {"id": -1009999, "type": "channel", "title": "A channel"}
-    await feed(adapter, text_message("/settings", chat=GROUP, sender=BEN, sender_chat=channel))
+    await feed(adapter, text_message("/subscribe", chat=GROUP, sender=BEN, sender_chat=channel))
     assert "Only this chat's moderators" in api.texts(GROUP["id"])[0]
+    assert await store.get_subscription(GROUP_KEY) is None
 
 
 async def test_in_a_private_chat_the_user_moderates(
-    adapter: TelegramAdapter, api: FakeBotAPI
+    adapter: TelegramAdapter, api: FakeBotAPI, store: InMemoryStore
 ) -> None:
-    await feed(adapter, text_message("/settings"))
-    assert api.texts("42") == ["Settings changed."]
+    await feed(adapter, text_message("/subscribe weekly mon 09:00"))
+    assert api.texts("42")[0].startswith("Subscribed: a digest")
     assert api.calls_to("getChatMember") == []
+    assert await store.get_subscription("telegram:42") is not None
 
 
 # Membership and migration ---------------------------------------------------------------
@@ -388,8 +402,7 @@ def migrated_to(new_id: int) -> dict[str, Any]:
 
 
 def migrated_from(old_id: int) -> dict[str, Any]:
-    supergroup = {"id": SUPERGROUP_ID, "type": "supergroup", "title": "Casey readers"}
-    return service_message(supergroup, migrate_from_chat_id=old_id)
+    return service_message(SUPERGROUP, migrate_from_chat_id=old_id)
 
 
 @pytest.mark.parametrize(
@@ -426,13 +439,8 @@ async def test_a_group_upgraded_to_a_supergroup_moves_the_chat(
 
 
 async def test_a_subscription_survives_the_upgrade_to_a_supergroup(
-    bot: BriefingBot, api: FakeBotAPI
+    bot: BriefingBot, api: FakeBotAPI, store: InMemoryStore
 ) -> None:
-    store = InMemoryStore()
-    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-    old_chat = ChatRef("telegram", str(GROUP["id"]), ChatKind.GROUP, "Casey readers")
-    await store.subscribe(old_chat, parse_schedule("daily 07:30"), "Europe/London", at)
-
     async def moved(old: ChatRef, new: ChatRef) -> None:
         await store.move_chat(old.key, new)
 
@@ -444,17 +452,40 @@ async def test_a_subscription_survives_the_upgrade_to_a_supergroup(
     )
     await adapter.start(receive=False)
     try:
+        api.set_member(GROUP["id"], ADA["id"], "creator")
+        await feed(adapter, text_message("/subscribe daily 07:30", chat=GROUP))
         await feed(adapter, migrated_to(SUPERGROUP_ID))
+        await feed(adapter, migrated_from(GROUP["id"]))
         # Telegram also tells the bot it "left" the old group; that must not undo the move.
         await feed(adapter, membership(GROUP, "member", "left"))
+        await feed(adapter, text_message("/subscriptions", chat=SUPERGROUP, sender=BEN))
     finally:
         await adapter.stop()
+    [listing] = api.texts(SUPERGROUP_ID)
+    assert "Daily at 07:30" in listing
     moved_sub = await store.get_subscription(f"telegram:{SUPERGROUP_ID}")
-    assert moved_sub is not None
-    assert moved_sub.schedule == parse_schedule("daily 07:30")
-    assert await store.get_subscription("telegram:-4001") is None
+    assert moved_sub is not None and moved_sub.schedule == parse_schedule("daily 07:30")
+    assert await store.get_subscription(GROUP_KEY) is None
     settings = await store.get_chat(f"telegram:{SUPERGROUP_ID}")
     assert settings is not None and settings.active
+
+
+async def test_the_bot_removed_from_a_group_stops_its_digest(
+    bot: BriefingBot, api: FakeBotAPI, store: InMemoryStore
+) -> None:
+    async def removed(chat: ChatRef) -> None:
+        await store.deactivate_chat(chat.key, "the bot was removed")
+
+    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api), on_chat_removed=removed)
+    await adapter.start(receive=False)
+    try:
+        api.set_member(GROUP["id"], ADA["id"], "creator")
+        await feed(adapter, text_message("/subscribe", chat=GROUP))
+        await feed(adapter, membership(GROUP, "member", "kicked"))
+    finally:
+        await adapter.stop()
+    subscription = await store.get_subscription(GROUP_KEY)
+    assert subscription is not None and not subscription.active
 
 
 # Delivery outcomes (what the scheduler sees) --------------------------------------------
@@ -509,25 +540,26 @@ async def test_rate_limited_is_retry_after_as_told_without_waiting_here(
     assert sleep.delays == []
 
 
-async def test_a_timeout_is_retried_with_backoff(
+async def test_a_timeout_is_retried_once_after_a_short_wait(
     adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
 ) -> None:
-    api.fail_next("sendMessage", TimedOut(), times=2)
+    api.fail_next("sendMessage", TimedOut())
     outcome = await adapter.sender.send("42", DIGEST)
     assert outcome.status is DeliveryStatus.DELIVERED
-    assert sleep.delays == [1.0, 2.0]
-    assert len(api.calls_to("sendMessage")) == 3
+    assert sleep.delays == [0.5]
+    assert len(api.calls_to("sendMessage")) == 2
 
 
-async def test_a_network_that_stays_down_is_retry_later_after_bounded_attempts(
+async def test_a_network_that_stays_down_is_left_to_the_schedulers_backoff(
     adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
 ) -> None:
     api.fail_next("sendMessage", NetworkError("connection reset"), times=5)
     outcome = await adapter.sender.send("42", DIGEST)
     assert outcome.status is DeliveryStatus.RETRY
-    assert "3 attempts" in outcome.reason
-    assert outcome.retry_after is not None and outcome.retry_after > 0
-    assert len(api.calls_to("sendMessage")) == 3
+    assert "2 attempts" in outcome.reason and "connection reset" in outcome.reason
+    # Not a rate limit: the scheduler must not hold every Telegram send for it.
+    assert outcome.retry_after is None
+    assert len(api.calls_to("sendMessage")) == 2
 
 
 async def test_unparseable_html_is_resent_once_as_plain_text_and_logged(
@@ -609,7 +641,7 @@ async def test_one_slow_chat_holds_up_no_other(services: Services, api: FakeBotA
         await release.wait()
         return text_reply("Slow answer.")
 
-    table = build_table([SETTINGS, Command("slow", "A slow answer", "/slow", slow)])
+    table = build_table([Command("slow", "A slow answer", "/slow", slow)])
     adapter = TelegramAdapter(BriefingBot(services, table), TOKEN, request=RecordingRequest(api))
     await adapter.start(receive=False)
     try:

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from adapters.app import build_bot
 from adapters.telegram_bot import TelegramAdapter, TelegramSettings
 from adapters.telegram_redact import REDACTED, TokenRedactor
-from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.services import Services
+from bot.store import InMemoryStore
 from tests.telegram_standin import (
     BEN,
     BOT_USERNAME,
@@ -26,12 +27,12 @@ from tests.telegram_standin import (
     button_press,
     text_message,
 )
-from tests.test_telegram import SETTINGS
 
 
 @pytest.fixture
 def bot(services: Services) -> BriefingBot:
-    return BriefingBot(services, build_table([SETTINGS]))
+    services.store = InMemoryStore()
+    return build_bot(services)
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ async def test_long_polling_over_http_end_to_end(
         assert "Page 2 of 2" in api.calls_to("editMessageText")[0].params["text"]
         await api.wait_until(lambda: len(api.calls_to("answerCallbackQuery")) == 1)
 
-        api.push_update(text_message(f"/settings@{BOT_USERNAME}", chat=GROUP, sender=BEN))
+        api.push_update(text_message(f"/subscribe@{BOT_USERNAME}", chat=GROUP, sender=BEN))
         await api.wait_until(lambda: len(api.texts(GROUP["id"])) == 1)
         assert api.calls_to("getChatMember")
     finally:
