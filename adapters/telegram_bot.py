@@ -177,10 +177,12 @@ def bot_commands(menu: tuple[CommandInfo, ...]) -> list[BotCommand]:
 
 
 def chat_ref(chat: Chat) -> ChatRef:
-    kind = {
-        ChatType.PRIVATE: ChatKind.PRIVATE,
-        ChatType.CHANNEL: ChatKind.CHANNEL,
-    }.get(chat.type, ChatKind.GROUP)
+    if chat.type == ChatType.PRIVATE:
+        kind = ChatKind.PRIVATE
+    elif chat.type == ChatType.CHANNEL:
+        kind = ChatKind.CHANNEL
+    else:
+        kind = ChatKind.GROUP  # groups and supergroups alike
     return ChatRef(PLATFORM, str(chat.id), kind, chat.effective_name)
 
 
@@ -247,7 +249,15 @@ class TelegramAdapter:
         """Log in (getMe), publish the command menu, and start taking updates.
 
         With ``receive=False`` nothing is fetched: updates are fed to ``application`` directly.
+        If starting fails, what was started is stopped again before the error is raised.
         """
+        try:
+            await self._start(receive)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, receive: bool) -> None:
         try:
             await self.application.initialize()
         except InvalidToken:
@@ -293,6 +303,9 @@ class TelegramAdapter:
         if app.running:
             await app.stop()
         await app.shutdown()
+        # After a failed start the Application is not initialized and leaves its bot's HTTP
+        # clients open; this closes them (and does nothing if they are closed already).
+        await app.bot.shutdown()
 
     async def publish_menu(self) -> None:
         """setMyCommands: everyone sees the reading commands; admins and private chats all."""

@@ -190,7 +190,8 @@ class TelegramSender:
         options: dict[str, Any],
         partly_sent: bool,
     ) -> DeliveryOutcome:
-        text, parse_mode = chunk, ParseMode.HTML
+        text = chunk
+        parse_mode: ParseMode | None = ParseMode.HTML
         failures = 0
         waited = False
         while True:

@@ -222,16 +222,17 @@ class RecordingRequest(BaseRequest):
 
     def __init__(self, api: FakeBotAPI) -> None:
         self.api = api
+        self.open = 0  # initialize() calls not yet matched by shutdown()
 
     @property
     def read_timeout(self) -> float | None:
         return 5.0
 
     async def initialize(self) -> None:
-        return None
+        self.open += 1
 
     async def shutdown(self) -> None:
-        return None
+        self.open -= 1
 
     async def do_request(
         self,

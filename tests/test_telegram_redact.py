@@ -81,10 +81,11 @@ def test_install_quietens_httpx_and_filters_the_root_handlers() -> None:
 async def test_a_refused_token_is_reported_without_the_token(bot: BriefingBot) -> None:
     api = FakeBotAPI()
     api.fail_next("getMe", Failure(401, "Unauthorized"))
-    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api))
+    request = RecordingRequest(api)
+    adapter = TelegramAdapter(bot, TOKEN, request=request)
     with pytest.raises(ConfigError) as caught:
         await adapter.start(receive=False)
-    await adapter.stop()
+    assert request.open == 0  # the failed start closed what it opened
     assert SECRET not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
