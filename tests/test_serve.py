@@ -24,3 +24,45 @@ def test_serve_without_tokens_explains_how_to_get_one(repo_root: Path, tmp_path:
     assert done.returncode == 2
     assert "@BotFather" in done.stderr and "DISCORD_BOT_TOKEN" in done.stderr
     assert "inquiry-bot chat" in done.stderr
+
+
+async def test_serve_answers_on_telegram_and_stops_cleanly_on_sigterm(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    import asyncio
+    import signal
+
+    from tests.telegram_standin import TOKEN, FakeBotAPI, StandinServer, text_message
+
+    api = FakeBotAPI()
+    async with StandinServer(api) as server:
+        env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+            INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "serve",
+            "--log-level",
+            "DEBUG",
+            cwd=repo_root,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            api.push_update(text_message("/finding 3"))
+            await api.wait_until(lambda: any("Finding 3 of 8" in t for t in api.texts()), 30)
+            assert api.calls_to("setMyCommands"), "the command menu is registered at start"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    log = err.decode()
+    assert process.returncode == 0, log[-2000:]
+    assert "Serving on Telegram" in log and "Stopped." in log
+    assert TOKEN.split(":")[1] not in log + out.decode()
