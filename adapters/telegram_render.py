@@ -58,7 +58,20 @@ def safe_link(url: str | None) -> str | None:
     return url
 
 
+_STYLE_TAGS = {
+    (bold, italic, code): (
+        "".join(f"<{t}>" for t, on in (("b", bold), ("i", italic), ("code", code)) if on),
+        "".join(f"</{t}>" for t, on in (("code", code), ("i", italic), ("b", bold)) if on),
+    )
+    for bold in (False, True)
+    for italic in (False, True)
+    for code in (False, True)
+}
+
+
 def _tags(span: Span) -> tuple[str, str]:
+    if not span.link:  # most spans: the tags come from a table of the eight styles
+        return _STYLE_TAGS[(span.bold, span.italic, span.code)]
     opening: list[str] = []
     closing: list[str] = []
     link = safe_link(span.link)
@@ -73,7 +86,8 @@ def _tags(span: Span) -> tuple[str, str]:
 
 
 def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
+    # The three characters Telegram's HTML mode needs escaped, as html.escape(quote=False).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def span_html(span: Span) -> str:
@@ -84,7 +98,7 @@ def span_html(span: Span) -> str:
 
 
 def line_html(line: Line) -> str:
-    return "".join(span_html(span) for span in line)
+    return "".join([span_html(span) for span in line])
 
 
 def html_to_plain(chunk: str) -> str:
