@@ -87,6 +87,7 @@ FLOOD_NOTICE = (
 )
 SLOW_DOWN = "Slow down a little, please."
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+_ADDRESSED = re.compile(r"/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # Bot API requests on the wire at once: Telegram allows about 30 sends a second, and at
 # 0.1-0.3 s a round trip that needs fewer than 10; more connections only cost CPU.
@@ -349,8 +350,13 @@ class TelegramAdapter:
             return True
         if message.chat.type == ChatType.CHANNEL:
             return False
-        if (message.text or "").startswith("/"):
-            return True
+        text = message.text or ""
+        if text.startswith("/"):
+            # "/cmd@OtherBot" is for another bot in the group, and must not count towards
+            # this chat's flood limit either.
+            addressed = _ADDRESSED.match(text)
+            me = self.application.bot.username
+            return addressed is None or addressed.group(1).lower() == me.lower()
         replied = message.reply_to_message
         return bool(
             replied and replied.from_user and replied.from_user.id == self.application.bot.id

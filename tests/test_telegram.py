@@ -198,6 +198,28 @@ async def test_a_command_for_another_bot_in_a_group_is_left_alone(
     assert api.calls_to("sendMessage") == []
 
 
+async def test_commands_for_other_bots_do_not_use_up_the_groups_flood_allowance(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    for _ in range(50):
+        await feed(adapter, text_message("/start@SomeOtherBot", chat=GROUP))
+    await feed(adapter, text_message(f"/finding@{BOT_USERNAME} 1", chat=GROUP))
+    [text] = api.texts(GROUP["id"])
+    assert "Finding 1 of 8" in text
+
+
+async def test_a_reply_in_a_forum_topic_stays_in_that_topic(
+    adapter: TelegramAdapter, api: FakeBotAPI
+) -> None:
+    forum = {"id": -1005555, "type": "supergroup", "title": "Inquiry", "is_forum": True}
+    await feed(
+        adapter,
+        text_message("/finding 2", chat=forum, is_topic_message=True, message_thread_id=77),
+    )
+    [sent] = api.calls_to("sendMessage")
+    assert sent.params["message_thread_id"] == 77
+
+
 async def test_a_plain_question_is_answered_in_private(
     adapter: TelegramAdapter, api: FakeBotAPI
 ) -> None:
