@@ -95,6 +95,8 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    # python-telegram-bot 22 warns on every RetryAfter unless told to use timedelta values.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     from adapters.serve import serve  # the platform libraries load only when serving
 
     return await serve(_config(args), os.environ)
