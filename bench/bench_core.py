@@ -38,7 +38,11 @@ MESSAGES = {
 
 
 def startup(cache_dir: Path) -> float:
-    env = dict(os.environ, INQUIRY_BOT_CACHE=str(cache_dir))
+    env = dict(
+        os.environ,
+        INQUIRY_BOT_CACHE=str(cache_dir),
+        INQUIRY_BOT_DB=str(cache_dir.parent / "bot.db"),
+    )
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "adapters.cli", "ask", "/findings"],

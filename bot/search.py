@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.model import Document
-from bot.search_excerpt import Segment, make_excerpt
+from bot.search_excerpt import Segment, make_excerpt, term_spans
 from bot.search_lexicon import Lexicon
 from bot.search_text import (
     TOKENIZER_VERSION,
@@ -423,6 +423,9 @@ def _check(tables: _Tables, passages: int) -> None:
 # --- the index --------------------------------------------------------------------
 
 
+_SPAN_CACHE = 20_000
+
+
 class SearchIndex:
     """BM25 search over the passages of a set of documents. Build with :meth:`build`."""
 
@@ -442,6 +445,8 @@ class SearchIndex:
         self._cache_dir = cache_dir
         self._from_cache = from_cache
         self._stems = Stems()
+        # Excerpts re-read the same popular passages: keep their word offsets (bounded).
+        self._spans: dict[int, list[tuple[int, int, str]]] = {}
         self._term_ids = {stem: number for number, stem in enumerate(tables.stems)}
         self._lexicon = Lexicon(tables.words, tables.word_counts)
         frame = (self._stems.stem(word) for word in settings.frame_words)
@@ -616,7 +621,12 @@ class SearchIndex:
 
     def _hit(self, number: int, score: float, query_stems: set[str]) -> Hit:
         passage = self._passages[number]
-        excerpt = make_excerpt(passage.text, query_stems, self._stems)
+        spans = self._spans.get(number)
+        if spans is None:
+            if len(self._spans) >= _SPAN_CACHE:
+                self._spans.clear()
+            spans = self._spans[number] = term_spans(passage.text, self._stems)
+        excerpt = make_excerpt(passage.text, query_stems, self._stems, spans=spans)
         return Hit(passage, score, excerpt, self.also_in(number))
 
 

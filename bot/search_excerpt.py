@@ -86,19 +86,27 @@ def _segments(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
     return segments
 
 
+def term_spans(text: str, stems: Stems) -> list[tuple[int, int, str]]:
+    """Each indexable word's offsets and stem: worth keeping for text excerpted often."""
+    return [(term.start, term.end, term.stem) for term in iter_terms(text, stems)]
+
+
 def make_excerpt(
-    text: str, query_stems: Collection[str], stems: Stems, width: int = MAX_EXCERPT_CHARS
+    text: str,
+    query_stems: Collection[str],
+    stems: Stems,
+    width: int = MAX_EXCERPT_CHARS,
+    spans: list[tuple[int, int, str]] | None = None,
 ) -> tuple[Segment, ...]:
     """At most ``width`` chars of ``text`` around its densest cluster of query words.
 
     Cut at word boundaries with "…" marking a cut; matched words (by stem, so "vetted"
-    matches "vetting") come as their own segments flagged True.
+    matches "vetting") come as their own segments flagged True. ``spans`` are the text's
+    ``term_spans``, when the caller has them already.
     """
-    matches = [
-        (term.start, term.end, term.stem)
-        for term in iter_terms(text, stems)
-        if term.stem in query_stems
-    ]
+    if spans is None:
+        spans = term_spans(text, stems)
+    matches = [span for span in spans if span[2] in query_stems]
     chunks = _chunks(text, matches)
     if not chunks:
         return ()
@@ -106,8 +114,8 @@ def make_excerpt(
     first, last = _densest(chunks, room)
     first, last = _widen(chunks, first, last, room)
     start, end = chunks[first].start, min(chunks[last].end, chunks[first].start + room)
-    spans = sorted({(s, e) for s, e, _ in matches})
-    segments = _segments(text, start, end, spans)
+    matched = sorted({(s, e) for s, e, _ in matches})
+    segments = _segments(text, start, end, matched)
     if first > 0:
         segments.insert(0, (ELLIPSIS, False))
     if last + 1 < len(chunks) or end < chunks[last].end:
