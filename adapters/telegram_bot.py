@@ -48,6 +48,7 @@ from telegram.request import BaseRequest
 
 from adapters.telegram_delivery import PLATFORM, InFlightCap, TelegramSender
 from adapters.telegram_guard import FloodGate, TelegramModerators, Verdict
+from adapters.telegram_http import AiohttpRequest
 from adapters.telegram_redact import TokenRedactor, install_token_redaction
 from adapters.telegram_render import CallbackTable
 from bot.commands import CommandTable
@@ -470,11 +471,7 @@ def _build_application(
     )
     if base_url:
         builder = builder.base_url(base_url)
-    if request is not None:
-        builder = builder.request(request)
-    else:
-        # InFlightCap keeps requests within the pool, so none waits for a connection.
-        builder = builder.connection_pool_size(pool_size)
-    if get_updates_request is not None or request is not None:
-        builder = builder.get_updates_request(get_updates_request or request)  # type: ignore[arg-type]
+    # InFlightCap keeps requests within the pool, so none waits for a connection.
+    builder = builder.request(request or AiohttpRequest(pool_size))
+    builder = builder.get_updates_request(get_updates_request or request or AiohttpRequest(1))
     return builder.build()
