@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from bot.messages import Button, Line, Reply, Span
+from bot.messages import Button, Line, Reply, Span, paragraphs
 
 MESSAGE_LIMIT = 2000  # Discord's limit on a message's content
 BUTTON_LABEL_LIMIT = 80
@@ -146,20 +146,6 @@ def _line_pieces(line: Line, limit: int) -> list[str]:
     return _pack(spans, limit, "")
 
 
-def _paragraphs(lines: tuple[Line, ...]) -> list[list[Line]]:
-    paragraphs: list[list[Line]] = []
-    current: list[Line] = []
-    for line in lines:
-        if line and any(span.text.strip() for span in line):
-            current.append(line)
-        elif current:
-            paragraphs.append(current)
-            current = []
-    if current:
-        paragraphs.append(current)
-    return paragraphs
-
-
 def _paragraph_pieces(paragraph: list[Line], limit: int) -> list[str]:
     whole = "\n".join(render_line(line) for line in paragraph)
     if utf16_len(whole) <= limit:
@@ -170,7 +156,7 @@ def _paragraph_pieces(paragraph: list[Line], limit: int) -> list[str]:
 
 def split_message(lines: tuple[Line, ...], limit: int = MESSAGE_LIMIT) -> list[str]:
     """Messages of at most ``limit``: whole paragraphs, else whole lines, else words."""
-    blocks = [p for para in _paragraphs(lines) for p in _paragraph_pieces(para, limit)]
+    blocks = [p for para in paragraphs(lines) for p in _paragraph_pieces(para, limit)]
     # Discord trims each message; an all-blank one would be refused.
     return [m.strip() for m in _pack(blocks, limit, "\n\n") if m.strip()]
 

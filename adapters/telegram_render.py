@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.messages import Line, Reply, Span
+from bot.messages import Line, Reply, Span, paragraphs
 
 MESSAGE_LIMIT = 4096  # UTF-16 code units
 CALLBACK_DATA_LIMIT = 64  # bytes
@@ -106,20 +106,6 @@ def html_to_plain(chunk: str) -> str:
     return html.unescape(_TAG.sub("", chunk))
 
 
-def _paragraphs(lines: tuple[Line, ...]) -> list[list[Line]]:
-    paragraphs: list[list[Line]] = []
-    current: list[Line] = []
-    for line in lines:
-        if any(span.text for span in line):
-            current.append(line)
-        elif current:
-            paragraphs.append(current)
-            current = []
-    if current:
-        paragraphs.append(current)
-    return paragraphs
-
-
 class _Packer:
     """Fills chunks in order; the caller decides where a new chunk must start."""
 
@@ -153,7 +139,7 @@ def render_html(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[str]:
     the limit is cut between words (inside a word only if the word alone is too long).
     """
     packer = _Packer(limit)
-    for paragraph in _paragraphs(reply.lines):
+    for paragraph in paragraphs(reply.lines):
         rendered = [line_html(line) for line in paragraph]
         whole = LINE.join(rendered)
         size = utf16_len(whole)

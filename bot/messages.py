@@ -123,6 +123,21 @@ def render_plain(reply: Reply) -> str:
     return "\n".join(out).strip("\n")
 
 
+def paragraphs(lines: tuple[Line, ...]) -> list[list[Line]]:
+    """Runs of lines between blank ones: the units a reply is paged or split by."""
+    found: list[list[Line]] = []
+    current: list[Line] = []
+    for line in lines:
+        if any(span.text.strip() for span in line):
+            current.append(line)
+        elif current:
+            found.append(current)
+            current = []
+    if current:
+        found.append(current)
+    return found
+
+
 def text_reply(*paragraphs: str) -> Reply:
     """A reply of plain lines (blank lines between paragraphs)."""
     lines: list[Line] = []

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from bot.errors import UserInputError
-from bot.messages import Button, Line, Reply, Span
+from bot.messages import Button, Line, Reply, Span, paragraphs
 
 EXPIRED = "That list has expired. Send the command again to get it afresh."
 
@@ -80,29 +80,14 @@ class Pager:
         )
 
 
-def _length(lines: tuple[Line, ...]) -> int:
+def _length(lines: tuple[Line, ...] | list[Line]) -> int:
     return sum(len(span.text) for line in lines for span in line) + len(lines)
-
-
-def _blocks(lines: tuple[Line, ...]) -> list[tuple[Line, ...]]:
-    """Paragraphs: runs of lines between blank lines (a page never splits one if it can help it)."""
-    blocks: list[tuple[Line, ...]] = []
-    current: list[Line] = []
-    for line in lines:
-        if line:
-            current.append(line)
-        elif current:
-            blocks.append(tuple(current))
-            current = []
-    if current:
-        blocks.append(tuple(current))
-    return blocks
 
 
 def _split(lines: tuple[Line, ...], limit: int) -> tuple[tuple[Line, ...], ...]:
     pages: list[list[Line]] = [[]]
     size = 0
-    for block in _blocks(lines):
+    for block in paragraphs(lines):
         block_size = _length(block) + 1
         if pages[-1] and size + block_size > limit:
             pages.append([])
