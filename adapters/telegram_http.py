@@ -7,6 +7,7 @@ URLs, which would carry the bot token.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -61,13 +62,13 @@ class AiohttpRequest(BaseRequest):
             connect=_or(connect_timeout, self._connect_timeout),
             sock_read=_or(read_timeout, self._read_timeout),
         )
+        headers = {"User-Agent": self.USER_AGENT}
+        body = _body(request_data)
+        if isinstance(body, bytes):
+            headers["Content-Type"] = "application/json"
         try:
             async with self._session.request(
-                method,
-                url,
-                data=_body(request_data),
-                timeout=timeout,
-                headers={"User-Agent": self.USER_AGENT},
+                method, url, data=body, timeout=timeout, headers=headers
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
@@ -88,7 +89,8 @@ def _body(request_data: RequestData | None) -> Any:
         return None
     files = request_data.multipart_data
     if not files:
-        return request_data.json_parameters
+        # The Bot API takes JSON bodies; form-encoding a long reply costs far more.
+        return json.dumps(request_data.parameters, separators=(",", ":")).encode()
     form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
