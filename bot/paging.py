@@ -37,7 +37,8 @@ class Pager:
         self._chats[chat_key] = paged
         self._chats.move_to_end(chat_key)
         while len(self._chats) > self.max_chats:
-            self._chats.popitem(last=False)
+            evicted, _ = self._chats.popitem(last=False)
+            self.current.pop(evicted, None)
         return self._page(chat_key, paged, 1)
 
     def more(self, chat_key: str) -> Reply:

@@ -9,6 +9,7 @@ import pytest
 from bot.briefing_commands import build_table
 from bot.commands import Command
 from bot.core import APOLOGY, BriefingBot
+from bot.errors import UserInputError
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
 from bot.services import Services
 from tests.conftest import Chat
@@ -198,3 +199,21 @@ async def test_a_misspelt_word_is_corrected_and_the_reader_is_told(chat: Chat) -
     reply = await chat("veting")
     assert "Searched for “vetting” (you wrote “veting”)" in reply.plain
     assert any("vetting" in r.text.lower() for r in reply.results)
+
+
+def test_pager_forgets_the_least_recent_chats_first() -> None:
+    from bot.messages import Span
+    from bot.paging import EXPIRED, Pager
+
+    pager = Pager(page_chars=50, max_chats=2)
+    paragraph = [((Span(f"paragraph {i} " * 3),), ()) for i in range(10)]
+    long = Reply(lines=tuple(line for pair in paragraph for line in pair))
+    for chat in ("a", "b", "c"):
+        assert pager.paginate(chat, long).pages > 1
+    assert set(pager.current) == {"b", "c"}
+    with pytest.raises(UserInputError, match="nothing more"):
+        pager.more("a")
+    assert pager.more("c").page == 2
+    assert pager.page("b", "2", 2).page == 2  # tokens: a 1, b 2, c 3
+    with pytest.raises(UserInputError, match=EXPIRED):
+        pager.page("a", "1", 2)
