@@ -424,6 +424,7 @@ def _check(tables: _Tables, passages: int) -> None:
 
 
 _SPAN_CACHE = 20_000
+_PRIMARY_SHARE = 0.6  # of a news passage's score, for the report's copy to stand in for it
 
 
 class SearchIndex:
@@ -444,6 +445,7 @@ class SearchIndex:
         self._settings = settings
         self._cache_dir = cache_dir
         self._from_cache = from_cache
+        self._report_ids = {d.id for d in documents if d.meta.kind == "report"}
         self._stems = Stems()
         # Excerpts re-read the same popular passages: keep their word offsets (bounded).
         self._spans: dict[int, list[tuple[int, int, str]]] = {}
@@ -564,11 +566,12 @@ class SearchIndex:
         pool = max(4 * k, 40)
         while True:
             candidates = _best(scores, pool)
-            chosen = self._diverse(self._distinct(candidates), k)
+            distinct = self._distinct(candidates, scores)
+            chosen = self._diverse(list(distinct), k)
             if len(chosen) >= k or len(candidates) < pool:
                 break
             pool *= 4  # dedup or diversity ate the pool; look further down
-        return tuple(self._hit(number, float(scores[number]), query_stems) for number in chosen)
+        return tuple(self._hit(number, distinct[number], query_stems) for number in chosen)
 
     def _scores(self, ids: list[int]) -> FloatArray:
         """BM25 scores of every passage, frame words ("say", "report") counting less."""
@@ -588,16 +591,36 @@ class SearchIndex:
         start, end = self._tables.shared_indptr[number : number + 2]
         return self._tables.shared_indices[start:end]
 
-    def _distinct(self, candidates: list[int]) -> list[int]:
-        """Candidates minus lower-scoring copies of a quotation already kept."""
-        kept: list[int] = []
+    def _distinct(self, candidates: list[int], scores: FloatArray) -> dict[int, float]:
+        """Candidates minus lower-scoring copies of a quotation already kept (in rank order,
+        with the score that ranked them). A quotation the report itself carries is shown in
+        the report's words, the outlets that quoted it listed beside it."""
+        kept: dict[int, float] = {}
         hidden: set[int] = set()
         for number in candidates:
             if number in hidden:
                 continue
-            kept.append(number)
-            hidden.update(self._shared_with(number).tolist())
+            shown = self._primary(number, scores)
+            if shown in hidden:
+                hidden.add(number)
+                continue
+            kept[shown] = float(scores[number])
+            hidden.update((number, shown, *self._shared_with(shown).tolist()))
         return kept
+
+    def _primary(self, number: int, scores: FloatArray) -> int:
+        """The report's own passage carrying this passage's quotation, if there is one that
+        matches the question about as well (a news passage may join several quotations)."""
+        if self._passages[number].document_id in self._report_ids:
+            return number
+        floor = _PRIMARY_SHARE * float(scores[number])
+        in_report = [
+            other
+            for other in self._shared_with(number).tolist()
+            if self._passages[other].document_id in self._report_ids
+            and float(scores[other]) >= floor
+        ]
+        return max(in_report, key=lambda other: float(scores[other])) if in_report else number
 
     def _diverse(self, ranked: list[int], k: int) -> list[int]:
         """At most ``per_document`` hits from one document until the others run out."""
