@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from adapters.app import Config, build_bot, build_services
+from adapters.sqlite_store import SqliteStore
 from bot.core import BriefingBot
 from bot.documents import default_corpus_dir
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
 from bot.services import Services
+from bot.store import InMemoryStore, Store
 
 Chat = Callable[[str], Awaitable[Reply]]
 
@@ -56,6 +58,19 @@ def chat(bot: BriefingBot) -> Chat:
         return reply
 
     return say
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each store test runs against both implementations: one contract, two stores."""
+    if request.param == "memory":
+        yield InMemoryStore()
+        return
+    opened = await SqliteStore.open(tmp_path / "bot.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.console_delivery import HEADER
-from adapters.sqlite_store import SqliteStore
 from bot.digest import Digest, DigestBuilder
 from bot.messages import ChatKind, ChatRef, DeliveryOutcome, DeliveryStatus, Reply, Span
 from bot.schedule import Schedule, daily, parse_schedule, weekly
@@ -91,18 +90,6 @@ class CountingDigests:
             )
             for s in subs
         ]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        yield InMemoryStore()
-        return
-    opened = await SqliteStore.open(tmp_path / "bot.db")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def chat(chat_id: str, platform: str = "telegram") -> ChatRef:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from adapters.sqlite_store import SqliteStore
 from bot.messages import Button, ChatKind, ChatRef, Citation, Reply, Span
 from bot.schedule import daily, weekly
 from bot.store import (
     DocumentRecord,
-    InMemoryStore,
     OutboxStatus,
     PlannedDigest,
     Store,
@@ -24,18 +18,6 @@ T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 ALICE = ChatRef("telegram", "100", ChatKind.PRIVATE, "Alice")
 GROUP = ChatRef("telegram", "-200", ChatKind.GROUP, "Reading group")
 CONSOLE = ChatRef("console", "local")
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        yield InMemoryStore()
-        return
-    opened = await SqliteStore.open(tmp_path / "bot.db")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def reply(text: str) -> Reply:
