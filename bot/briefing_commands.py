@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot.commands import Command, CommandTable, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Button, Citation, Item, Reply, Result
-from bot.model import Document, Finding, Recommendation
+from bot.model import DocumentMeta, Finding, Recommendation
 
 if TYPE_CHECKING:
     from bot.search import Hit, SearchResult
@@ -61,16 +61,17 @@ def report_citation(ctx: Context, document_id: str, section: str | None) -> Cita
     return Citation(document_id, source, title, section, url)
 
 
-def _report(ctx: Context, document_id: str) -> Document | None:
-    return ctx.services.corpus.document(document_id)
+def _report(ctx: Context) -> DocumentMeta | None:
+    """The inquiry's report among the documents, if one is marked as such."""
+    report = next((d for d in ctx.services.corpus.documents if d.meta.kind == "report"), None)
+    return report.meta if report else None
 
 
 async def start(ctx: Context, args: str) -> Reply:
     structure = ctx.services.corpus.structure
-    report = next((d for d in ctx.services.corpus.documents if d.meta.kind == "report"), None)
     lines = ctx.services.views.render(
         "start.j2",
-        report=report.meta if report else None,
+        report=_report(ctx),
         findings=len(structure.findings),
         recommendations=len(structure.recommendations),
         documents=len(ctx.services.corpus.documents),
@@ -165,11 +166,8 @@ async def chapters(ctx: Context, args: str) -> Reply:
     entries = ctx.services.corpus.structure.chapters
     if not entries:
         raise UserInputError("These documents have no table of contents.")
-    report = next((d for d in ctx.services.corpus.documents if d.meta.kind == "report"), None)
     return Reply(
-        lines=ctx.services.views.render(
-            "chapters.j2", chapters=entries, report=report.meta if report else None
-        ),
+        lines=ctx.services.views.render("chapters.j2", chapters=entries, report=_report(ctx)),
         items=tuple(
             Item("chapter", None, e.title, "\n".join(c.title for c in e.children)) for e in entries
         ),
