@@ -13,8 +13,8 @@ from typing import Protocol, TextIO
 
 from adapters.app import Config, build_bot, digest_renderer, open_services
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
-from adapters.telegram_bot import TelegramAdapter, TelegramSettings
-from adapters.telegram_redact import install_token_redaction
+from adapters.telegram.bot import TelegramAdapter, TelegramSettings
+from adapters.telegram.redact import install_token_redaction
 from bot.core import BriefingBot
 from bot.digest import DigestBuilder
 from bot.messages import ChatRef

@@ -41,7 +41,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import AIORateLimiter  # noqa: E402
 
 from adapters.app import Config, build_bot, build_services  # noqa: E402
-from adapters.telegram_bot import (  # noqa: E402
+from adapters.telegram.bot import (  # noqa: E402
     DEFAULT_POOL,
     TelegramAdapter,
     chat_ref,

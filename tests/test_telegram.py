@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.error import NetworkError, TimedOut
 
 from adapters.app import build_bot
-from adapters.telegram_bot import FLOOD_NOTICE, TelegramAdapter
-from adapters.telegram_render import MESSAGE_LIMIT, utf16_len
+from adapters.telegram.bot import FLOOD_NOTICE, TelegramAdapter
+from adapters.telegram.render import MESSAGE_LIMIT, utf16_len
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot

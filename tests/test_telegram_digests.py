@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.error import NetworkError
 
-from adapters.telegram_bot import TelegramAdapter
+from adapters.telegram.bot import TelegramAdapter
 from bot.core import BriefingBot
 from bot.digest import Digest
 from bot.messages import ChatKind, ChatRef, Reply, Span

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from adapters.app import build_bot
-from adapters.telegram_bot import TelegramAdapter, TelegramSettings
-from adapters.telegram_redact import REDACTED, TokenRedactor
+from adapters.telegram.bot import TelegramAdapter, TelegramSettings
+from adapters.telegram.redact import REDACTED, TokenRedactor
 from bot.core import BriefingBot
 from bot.services import Services
 from bot.store import InMemoryStore

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.telegram_bot import TelegramAdapter, TelegramSettings, WebhookConfig
-from adapters.telegram_redact import REDACTED, install_token_redaction
+from adapters.telegram.bot import TelegramAdapter, TelegramSettings, WebhookConfig
+from adapters.telegram.redact import REDACTED, install_token_redaction
 from bot.core import BriefingBot
 from bot.errors import ConfigError
 from tests.telegram_standin import TOKEN, Failure, FakeBotAPI, RecordingRequest

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from adapters.telegram_render import (
+from adapters.telegram.render import (
     CALLBACK_DATA_LIMIT,
     MESSAGE_LIMIT,
     CallbackTable,

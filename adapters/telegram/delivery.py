@@ -28,7 +28,7 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
-from adapters.telegram_render import CallbackTable, html_to_plain, keyboard, render_html
+from adapters.telegram.render import CallbackTable, html_to_plain, keyboard, render_html
 from bot.messages import DeliveryOutcome, DeliveryStatus, Reply
 
 logger = logging.getLogger(__name__)

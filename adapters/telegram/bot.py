@@ -1,8 +1,8 @@
 """The Telegram adapter: python-telegram-bot's ``Application`` around the platform-neutral core.
 
 Updates become :class:`IncomingMessage` s, the core's replies become HTML messages (see
-``telegram_render``); nothing about briefings is decided here. Construct it with the core and
-the token, ``await start()``, and ``await stop()`` on the way out::
+``adapters.telegram.render``); nothing about briefings is decided here. Construct it with the
+core and the token, ``await start()``, and ``await stop()`` on the way out::
 
     adapter = TelegramAdapter(bot, settings.token, base_url=settings.base_url,
                               webhook=settings.webhook, on_chat_removed=..., on_chat_moved=...)
@@ -46,11 +46,11 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from adapters.telegram_delivery import PLATFORM, InFlightCap, TelegramSender
-from adapters.telegram_guard import FloodGate, TelegramModerators, Verdict
-from adapters.telegram_http import AiohttpRequest
-from adapters.telegram_redact import TokenRedactor, install_token_redaction
-from adapters.telegram_render import CallbackTable
+from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender
+from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
+from adapters.telegram.http import AiohttpRequest
+from adapters.telegram.redact import TokenRedactor, install_token_redaction
+from adapters.telegram.render import CallbackTable
 from bot.commands import CommandTable
 from bot.core import BriefingBot
 from bot.errors import ConfigError

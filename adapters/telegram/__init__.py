@@ -1,0 +1,1 @@
+"""The Telegram adapter over python-telegram-bot (imported absolutely: no shadowing)."""
