@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from adapters.app import Config, build_bot, digest_renderer, open_services
-from adapters.discord_bot import DiscordAdapter, DiscordConfig
+from adapters.discord.bot import DiscordAdapter, DiscordConfig
 from adapters.telegram.bot import TelegramAdapter, TelegramSettings
 from adapters.telegram.redact import install_token_redaction
 from bot.core import BriefingBot

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.discord_bot import DiscordAdapter
-from adapters.discord_lib import discord
+from adapters.discord.bot import DiscordAdapter
+from adapters.discord.lib import discord
 
 HTTPClient = discord.http.HTTPClient
 Route = discord.http.Route

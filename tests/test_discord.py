@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from adapters.app import Config, build_services
-from adapters.discord_bot import DiscordAdapter, DiscordConfig, ReplyView
-from adapters.discord_lib import discord
-from adapters.discord_render import utf16_len
+from adapters.discord.bot import DiscordAdapter, DiscordConfig, ReplyView
+from adapters.discord.lib import discord
+from adapters.discord.render import utf16_len
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
@@ -261,7 +261,7 @@ async def test_in_a_dm_every_message_is_for_the_bot(fake: FakeDiscord) -> None:
 async def test_without_the_message_content_intent_slash_commands_still_work(
     briefing_bot: BriefingBot, recorder: DiscordRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="adapters.discord_bot")
+    caplog.set_level(logging.INFO, logger="adapters.discord.bot")
     adapter = DiscordAdapter(briefing_bot, "test-token")
     try:
         await adapter.login()

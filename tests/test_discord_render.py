@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord_render import (
+from adapters.discord.render import (
     MESSAGE_LIMIT,
     escape,
     render_buttons,

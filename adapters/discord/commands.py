@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from adapters.discord_lib import app_commands, discord
+from adapters.discord.lib import app_commands, discord
 from bot.messages import ArgInfo, CommandInfo
 from bot.model import ReviewStructure
 

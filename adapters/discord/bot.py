@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from adapters.discord_commands import slash_commands
-from adapters.discord_lib import app_commands, discord
-from adapters.discord_render import BUTTON_PREFIX, RenderedButton, RenderedReply, render_reply
+from adapters.discord.commands import slash_commands
+from adapters.discord.lib import app_commands, discord
+from adapters.discord.render import BUTTON_PREFIX, RenderedButton, RenderedReply, render_reply
 from bot.core import BriefingBot
 from bot.errors import ConfigError
 from bot.messages import (

@@ -1,6 +1,6 @@
 """The core's replies as Discord messages: escaped markdown, split under Discord's limit.
 
-Nothing here talks to Discord; :mod:`adapters.discord_bot` sends what this module renders.
+Nothing here talks to Discord; :mod:`adapters.discord.bot` sends what this module renders.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The Discord adapter over discord.py (imported absolutely: no shadowing)."""
