@@ -258,6 +258,21 @@ async def test_in_a_dm_every_message_is_for_the_bot(fake: FakeDiscord) -> None:
     assert "What the documents say about “misconduct”" in sent[0].content
 
 
+async def test_lone_surrogates_are_dropped_and_the_question_answered(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Gateway JSON can carry "\ud800" unpaired; such a str cannot be encoded as UTF-8.
+    odd = dataclasses.replace(MEMBER, user=MEMBER.user | {"global_name": "Mel\udc00"})
+    typed = only_message(
+        await fake.say("\ud800 vetting", odd, guild_id=None, channel_id=DM_CHANNEL_ID)
+    )
+    slashed = only_message(await fake.slash("search", odd, words="vetting \udfff"))
+    for sent in (typed, slashed):
+        assert "What the documents say about “vetting”" in sent.content
+        sent.content.encode("utf-8")  # would raise on a surrogate
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 async def test_without_the_message_content_intent_slash_commands_still_work(
     briefing_bot: BriefingBot, recorder: DiscordRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -198,6 +198,21 @@ async def test_a_command_for_another_bot_in_a_group_is_left_alone(
     assert api.calls_to("sendMessage") == []
 
 
+async def test_lone_surrogates_are_dropped_and_the_question_answered(
+    adapter: TelegramAdapter, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telegram's JSON can carry "\ud800" unpaired; such a str cannot be encoded as UTF-8.
+    group = GROUP | {"title": "Casey \udfff readers"}
+    sender = ADA | {"first_name": "Ada\udc00"}
+    await feed(adapter, text_message("/search \ud800 vetting", chat=group, sender=sender))
+    [sent] = api.calls_to("sendMessage")
+    assert "“vetting”" in sent.params["text"]
+    sent.params["text"].encode("utf-8")  # would raise on a surrogate
+    await feed(adapter, text_message("/search \udbff\udbff", chat=group, sender=sender))
+    assert api.texts()[-1].startswith("What should I search for?")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 async def test_commands_for_other_bots_do_not_use_up_the_groups_flood_allowance(
     adapter: TelegramAdapter, api: FakeBotAPI
 ) -> None:

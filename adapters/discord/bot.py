@@ -21,6 +21,7 @@ import aiohttp
 from adapters.discord.commands import slash_commands
 from adapters.discord.lib import app_commands, discord
 from adapters.discord.render import BUTTON_PREFIX, RenderedButton, RenderedReply, render_reply
+from adapters.inbound import clean_optional, clean_text
 from bot.core import BriefingBot
 from bot.errors import ConfigError
 from bot.messages import (
@@ -116,15 +117,16 @@ def chat_ref(
     Manage Server moderate.
     """
     if guild_id is None and getattr(channel, "type", None) == discord.ChannelType.private:
-        return ChatRef(PLATFORM, str(channel_id), ChatKind.PRIVATE, f"DM with {user.name}")
+        title = clean_text(f"DM with {user.name}")
+        return ChatRef(PLATFORM, str(channel_id), ChatKind.PRIVATE, title)
     guild = getattr(channel, "guild", None)
     parts = (getattr(guild, "name", None), getattr(channel, "name", None))
     title = " #".join(p for p in parts if isinstance(p, str) and p) or None
-    return ChatRef(PLATFORM, str(channel_id), ChatKind.GROUP, title)
+    return ChatRef(PLATFORM, str(channel_id), ChatKind.GROUP, clean_optional(title))
 
 
 def sender_ref(user: discord.abc.User) -> SenderRef:
-    return SenderRef(str(user.id), user.display_name)
+    return SenderRef(str(user.id), clean_text(user.display_name))
 
 
 def _may_manage(permissions: discord.Permissions) -> bool:
@@ -469,7 +471,7 @@ class DiscordAdapter:
         chat = chat_ref(
             interaction.channel, interaction.channel_id or 0, interaction.guild_id, interaction.user
         )
-        message = IncomingMessage(chat, sender_ref(interaction.user), text, from_button)
+        message = IncomingMessage(chat, sender_ref(interaction.user), clean_text(text), from_button)
         manages = _may_manage(interaction.permissions) if interaction.guild_id else None
         token = _ACTOR.set(_Actor(chat.id, str(interaction.user.id), manages))
         try:
@@ -550,7 +552,7 @@ class DiscordAdapter:
     def command_text(self, message: discord.Message) -> str | None:
         """The core's text for a message, or None when the message is not for this bot."""
         me = self.client.user
-        content = message.content.strip()
+        content = clean_text(message.content).strip()
         mentioned = False
         if me is not None:
             for form in (f"<@{me.id}>", f"<@!{me.id}>"):

@@ -30,6 +30,7 @@ from telegram import (
     Chat,
     Message,
     Update,
+    User,
 )
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import InvalidToken, TelegramError
@@ -46,6 +47,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from adapters.inbound import clean_optional, clean_text
 from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender
 from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram.http import AiohttpRequest
@@ -185,7 +187,7 @@ def chat_ref(chat: Chat) -> ChatRef:
         kind = ChatKind.CHANNEL
     else:
         kind = ChatKind.GROUP  # groups and supergroups alike
-    return ChatRef(PLATFORM, str(chat.id), kind, chat.effective_name)
+    return ChatRef(PLATFORM, str(chat.id), kind, clean_optional(chat.effective_name))
 
 
 def sender_ref(message: Message) -> SenderRef:
@@ -193,9 +195,14 @@ def sender_ref(message: Message) -> SenderRef:
     if message.sender_chat is not None:
         as_chat = message.sender_chat
         anonymous_admin = as_chat.id == message.chat.id
-        return SenderRef(str(as_chat.id), as_chat.effective_name or "", anonymous_admin)
+        name = clean_text(as_chat.effective_name or "")
+        return SenderRef(str(as_chat.id), name, anonymous_admin)
     user = message.from_user
-    return SenderRef(str(user.id), user.full_name) if user else SenderRef("unknown")
+    return user_ref(user) if user else SenderRef("unknown")
+
+
+def user_ref(user: User) -> SenderRef:
+    return SenderRef(str(user.id), clean_text(user.full_name))
 
 
 class TelegramAdapter:
@@ -367,7 +374,8 @@ class TelegramAdapter:
         message = update.message
         if message is None or message.text is None or not self._for_me(message):
             return
-        incoming = IncomingMessage(chat_ref(message.chat), sender_ref(message), message.text)
+        text = clean_text(message.text)
+        incoming = IncomingMessage(chat_ref(message.chat), sender_ref(message), text)
         verdict = self.flood.check(incoming.chat.key)
         in_group = message.chat.type != ChatType.PRIVATE
         thread = message.message_thread_id if message.is_topic_message else None
@@ -401,8 +409,8 @@ class TelegramAdapter:
         if verdict is not Verdict.ALLOW:
             await self._answer(query.answer(SLOW_DOWN if verdict is Verdict.NOTICE else None))
             return
-        sender = SenderRef(str(query.from_user.id), query.from_user.full_name)
-        reply = await self.bot.handle(IncomingMessage(chat, sender, payload, from_button=True))
+        incoming = IncomingMessage(chat, user_ref(query.from_user), payload, from_button=True)
+        reply = await self.bot.handle(incoming)
         await self._answer(query.answer())
         if reply is None:
             return
