@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from adapters.discord.bot import DiscordAdapter
 from adapters.discord.lib import discord
@@ -26,6 +28,10 @@ from adapters.discord.lib import discord
 HTTPClient = discord.http.HTTPClient
 Route = discord.http.Route
 AsyncWebhookAdapter = discord.webhook.async_.AsyncWebhookAdapter
+
+# The real ways out, kept before any test replaces them, for the gateway stand-in alone.
+_REAL_SESSION = {name: getattr(aiohttp.ClientSession, name) for name in ("_request", "ws_connect")}
+_REAL_WS_CONNECT = HTTPClient.ws_connect
 
 APP_ID = 1100000000000000001  # a bot's user id is its application's id
 GUILD_ID = 1100000000000000100
@@ -142,6 +148,16 @@ class DiscordRecorder:
         monkeypatch.setattr(AsyncWebhookAdapter, "request", webhook_request)
         monkeypatch.setattr(aiohttp.ClientSession, "_request", no_network)
         monkeypatch.setattr(aiohttp.ClientSession, "ws_connect", no_network)
+
+    def use_gateway(self, monkeypatch: pytest.MonkeyPatch, standin: GatewayStandin) -> None:
+        """Connect the gateway to ``standin`` on 127.0.0.1 (REST calls stay recorded)."""
+        for name, real in _REAL_SESSION.items():
+            monkeypatch.setattr(aiohttp.ClientSession, name, real)
+
+        async def gateway(http: HTTPClient, url: str, **kwargs: Any) -> Any:
+            return await _REAL_WS_CONNECT(http, standin.url, **kwargs)
+
+        monkeypatch.setattr(HTTPClient, "ws_connect", gateway)
 
     def fail(self, method: str, path: str, error: Exception, times: int = 1) -> None:
         """The next ``times`` requests to this route template raise ``error``."""
@@ -618,3 +634,47 @@ class FakeDiscord:
             mentions=mentions,
         )
         return await self._feed(self.state.parse_message_create, payload)
+
+
+class GatewayStandin:
+    """Discord's gateway on 127.0.0.1: says HELLO, takes IDENTIFY, answers heartbeats, and
+    records the close code the bot ends the connection with (1000: a normal close, after
+    which Discord shows the bot offline; anything else leaves a session to resume)."""
+
+    def __init__(self) -> None:
+        self.identified = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.close_codes: list[int | None] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> GatewayStandin:
+        app = web.Application()
+        app.router.add_get("/", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"ws://{host}:{port}/"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45_000}}))
+        async for frame in ws:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            op = json.loads(frame.data).get("op")
+            if op == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif op == 2:
+                self.identified.set()
+        self.close_codes.append(ws.close_code)
+        self.closed.set()
+        return ws

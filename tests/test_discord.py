@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from tests.discord_fakes import (
     OWNER_ID,
     DiscordRecorder,
     FakeDiscord,
+    GatewayStandin,
     Request,
     http_error,
     member,
@@ -571,6 +572,32 @@ async def test_start_connects_in_the_background_and_explains_a_refused_intent(
     finally:
         await adapter.stop()
     assert adapter.client.is_closed()
+
+
+async def test_stopping_closes_the_gateway_normally(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token")
+    async with GatewayStandin() as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            await asyncio.wait_for(gateway.identified.wait(), 10)
+            await until(lambda: adapter.client.ws is not None and adapter.client.ws.open)
+            await asyncio.sleep(0.05)  # the client is now waiting for the next event
+        finally:
+            await adapter.stop()
+        await asyncio.wait_for(gateway.closed.wait(), 10)
+    # 1000 ends the session: Discord shows the bot offline at once, not after a timeout.
+    assert gateway.close_codes == [1000]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 # -- configuration ------------------------------------------------------------------------------

@@ -399,16 +399,22 @@ class DiscordAdapter:
         self._runner = asyncio.create_task(self._connect(), name="discord-gateway")
 
     async def stop(self) -> None:
+        """Close the gateway with code 1000, so Discord ends the session (shown offline)."""
         for view in list(self._views):
             view.stop()
         self._views.clear()
-        await self.client.close()
         runner, self._runner = self._runner, None
-        if runner is not None:
-            try:
-                await runner
-            except Exception:
-                logger.exception("the Discord connection had ended with an error")
+        if runner is not None and not runner.done():
+            # The gateway reader must stop first: aiohttp hands a close made while a read
+            # waits to the reader, and discord.py's reader closes with 4000 (resumable),
+            # so the bot would stay online, to Discord, until the session timed out.
+            runner.cancel()
+            await asyncio.wait({runner})
+        await self.client.close()
+        if runner is not None and not runner.cancelled() and runner.exception() is not None:
+            logger.error(
+                "the Discord connection had ended with an error", exc_info=runner.exception()
+            )
 
     async def wait_closed(self) -> None:
         """Until the gateway connection ends (an error, such as a bad intent, is raised)."""
