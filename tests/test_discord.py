@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -420,6 +421,14 @@ async def test_everyone_inside_a_document_pings_nobody(
         assert "@everyone" not in sent.content and "@here" not in sent.content
     finally:
         await adapter.stop()
+
+
+async def test_the_search_heading_shows_a_mention_as_typed(fake: FakeDiscord) -> None:
+    sent = only_message(await fake.slash("search", words="<@123> vetting"))
+    heading = sent.content.splitlines()[0]
+    assert "\\<@123> vetting" in heading  # Discord shows "<@123> vetting", no mention pill
+    assert re.search(r"(?<!\\)<@", sent.content) is None
+    assert_no_pings(sent)
 
 
 # -- buttons ------------------------------------------------------------------------------------

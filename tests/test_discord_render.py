@@ -55,6 +55,16 @@ def test_mentions_are_neutralised_in_any_case() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text", ["<@123>", "<@!123>", "<@&456>", "<#789>", "</help:1>", "<t:1700000000:R>", "<:x:1>"]
+)
+def test_angle_bracket_markup_of_any_length_is_shown_literally(text: str) -> None:
+    # A short id is no ping (allowed_mentions is none) but still renders as a mention pill.
+    rendered = escape(f"about {text} today")
+    assert f" {text}" not in rendered and rendered.count("\\<") == 1
+    assert unescaped(rendered) == f"about {text} today"
+
+
 def test_bare_urls_stay_whole() -> None:
     assert escape("see https://example.com/a_b_c today") == "see https://example.com/a_b_c today"
 

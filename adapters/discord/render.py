@@ -20,8 +20,9 @@ MAX_BUTTONS_PER_ROW = 5
 
 # As discord.utils.escape_mentions, plus any letter case: a zero-width space after the @.
 _MENTION = re.compile(r"@(everyone|here|[!&]?[0-9]{15,21})", re.IGNORECASE)
-# Bare URLs are left whole (escaping an underscore inside one would break the link).
-_INLINE = re.compile(r"(?P<url>(?:https?)://[^\s<]+[^<.,:;\"'\]\s)])|(?P<char>[\\*_~|`\[\]])")
+# Bare URLs are left whole (escaping an underscore inside one would break the link). "<" is
+# escaped so "<@123>", "<#1>", "<t:1:R>" and the like show as typed, never as a mention pill.
+_INLINE = re.compile(r"(?P<url>(?:https?)://[^\s<]+[^<.,:;\"'\]\s)])|(?P<char>[\\*_~|`\[\]<])")
 # Line-start markdown: headings, quotes, bullets, numbered lists ("1. Text" would lose its 1).
 _LINE_START = re.compile(r"^(\s*)(?:([#>-])|(\d+)\.)", re.MULTILINE)
 _ZERO_WIDTH_SPACE = "\u200b"
