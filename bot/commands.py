@@ -6,8 +6,9 @@ import difflib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from bot.errors import NotAModerator
+from bot.errors import MODERATORS, NotAModerator
 from bot.messages import ArgInfo, CommandInfo, IncomingMessage, Reply
+from bot.ports import PlatformModerators
 from bot.services import Services
 
 
@@ -22,8 +23,12 @@ class Context:
     async def require_moderator(self, what: str = "change this chat's settings") -> None:
         if self.message.sender.anonymous_admin:
             return
-        if not await self.services.moderators.is_moderator(self.message.chat, self.message.sender):
-            raise NotAModerator(what)
+        moderators = self.services.moderators
+        if not await moderators.is_moderator(self.message.chat, self.message.sender):
+            who = MODERATORS
+            if isinstance(moderators, PlatformModerators):
+                who = moderators.who(self.message.chat)
+            raise NotAModerator(what, who)
 
 
 Handler = Callable[[Context, str], Awaitable[Reply]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.commands import CommandTable, Context
-from bot.errors import UserInputError
+from bot.errors import Refusal, UserInputError
 from bot.messages import IncomingMessage, Reply, text_reply
 from bot.services import Services
 
@@ -59,7 +59,7 @@ class BriefingBot:
         try:
             return await self._handle(message)
         except UserInputError as err:
-            return text_reply(str(err))
+            return replace(text_reply(str(err)), refusal=isinstance(err, Refusal))
         except Exception:
             logger.exception(
                 "failed to answer a message in chat %s (%d characters)",

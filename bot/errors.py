@@ -15,9 +15,20 @@ class UserInputError(BotError):
     """Bad input from the user; ``str(err)`` is a friendly, specific reply."""
 
 
-class NotAModerator(UserInputError):
-    def __init__(self, what: str = "change this chat's settings") -> None:
-        super().__init__(f"Only this chat's moderators (its admins) can {what}.")
+class Refusal(UserInputError):
+    """The bot declines what was asked (not allowed, or no longer there).
+
+    Its reply is marked ``refusal``, so a platform that can show a reply to the asker
+    alone (Discord's ephemeral messages) does not show it to the whole chat.
+    """
+
+
+MODERATORS = "its admins"
+
+
+class NotAModerator(Refusal):
+    def __init__(self, what: str = "change this chat's settings", who: str = MODERATORS) -> None:
+        super().__init__(f"Only this chat's moderators ({who}) can {what}.")
 
 
 class ConfigError(BotError):

@@ -103,6 +103,7 @@ class Reply:
     results: tuple[Result, ...] = ()
     page: int = 1
     pages: int = 1
+    refusal: bool = False  # the bot declined; best shown to the asker alone
 
     @property
     def plain(self) -> str:

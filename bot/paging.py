@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.errors import UserInputError
+from bot.errors import Refusal, UserInputError
 from bot.messages import Button, Line, Reply, Span, paragraphs
 
 EXPIRED = "That list has expired. Send the command again to get it afresh."
+
+# How long a run of lines is, as a platform counts it once rendered.
+Measure = Callable[[Sequence[Line]], int]
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,22 @@ class Pager:
         self._chats: OrderedDict[str, _Paged] = OrderedDict()
         self._tokens = itertools.count(1)
         self.current: dict[str, int] = {}
+        self._platforms: dict[str, tuple[int, Measure]] = {}
+
+    def limit_platform(self, platform: str, size: int, measure: Measure) -> None:
+        """Pages for this platform's chats: at most ``size`` as ``measure`` counts them.
+
+        A platform that edits a page in place needs each page to fit one of its messages,
+        and its markup is longer than the text alone.
+        """
+        self._platforms[platform] = (size, measure)
 
     def paginate(self, chat_key: str, reply: Reply) -> Reply:
-        if reply.pages > 1 or _length(reply.lines) <= self.page_chars:
+        platform = chat_key.partition(":")[0]
+        size, measure = self._platforms.get(platform, (self.page_chars, _length))
+        if reply.pages > 1 or measure(reply.lines) <= size:
             return reply
-        pages = _split(reply.lines, self.page_chars)
+        pages = _split(reply.lines, size, measure)
         paged = _Paged(str(next(self._tokens)), pages, reply)
         self._chats[chat_key] = paged
         self._chats.move_to_end(chat_key)
@@ -55,7 +70,7 @@ class Pager:
     def page(self, chat_key: str, token: str, number: int) -> Reply:
         paged = self._chats.get(chat_key)
         if paged is None or paged.token != token or not 1 <= number <= len(paged.pages):
-            raise UserInputError(EXPIRED)
+            raise Refusal(EXPIRED)
         return self._page(chat_key, paged, number)
 
     def _page(self, chat_key: str, paged: _Paged, number: int) -> Reply:
@@ -81,15 +96,15 @@ class Pager:
         )
 
 
-def _length(lines: tuple[Line, ...] | list[Line]) -> int:
+def _length(lines: Sequence[Line]) -> int:
     return sum(len(span.text) for line in lines for span in line) + len(lines)
 
 
-def _split(lines: tuple[Line, ...], limit: int) -> tuple[tuple[Line, ...], ...]:
+def _split(lines: tuple[Line, ...], limit: int, measure: Measure) -> tuple[tuple[Line, ...], ...]:
     pages: list[list[Line]] = [[]]
     size = 0
     for block in paragraphs(lines):
-        block_size = _length(block) + 1
+        block_size = measure(block) + 1
         if pages[-1] and size + block_size > limit:
             pages.append([])
             size = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.errors import MODERATORS
 from bot.messages import ChatRef, DeliveryOutcome, Reply, SenderRef
 
 
@@ -50,3 +51,8 @@ class PlatformModerators:
     async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
         check = self.checks.get(chat.platform)
         return bool(check and await check.is_moderator(chat, sender))
+
+    def who(self, chat: ChatRef) -> str:
+        """Who moderates the chat, in its platform's words: a check may say, as ``who``."""
+        who = getattr(self.checks.get(chat.platform), "who", None)
+        return who if isinstance(who, str) else MODERATORS

@@ -104,6 +104,17 @@ class Request:
         return list(self.message.get("components") or [])
 
     @property
+    def response_type(self) -> int | None:
+        """An interaction callback's type: 4 a new message, 7 the pressed message updated."""
+        if not (isinstance(self.payload, dict) and self.path.endswith("/callback")):
+            return None
+        return int(self.payload["type"])
+
+    @property
+    def flags(self) -> int:
+        return int(self.message.get("flags") or 0)
+
+    @property
     def sends_message(self) -> bool:
         return bool(self.content) and self.method in {"POST", "PATCH"}
 
@@ -591,7 +602,11 @@ class FakeDiscord:
         payload = interaction(
             3, data, person, interaction_id=self.next_id(), guild_id=guild_id, message_payload=shown
         )
-        return await self._feed(self.state.parse_interaction_create, payload)
+        answered = await self._feed(self.state.parse_interaction_create, payload)
+        for request in answered:
+            if request.response_type == 7 and request.content:
+                self.recorder.sent_ids[message_id] = request  # the message now shows this
+        return answered
 
     async def press_custom_id(
         self, custom_id: str, label: str = "Next ▶", person: Person = MEMBER

@@ -69,6 +69,11 @@ async def long_answer(ctx: Context, args: str) -> Reply:
     return text_reply(*paragraphs)  # about 5,400 characters
 
 
+async def huge_answer(ctx: Context, args: str) -> Reply:
+    # Paragraphs longer than a Discord message: a page of one takes two messages.
+    return text_reply(*(f"Part {n}. " + LONG_PARAGRAPH * 15 for n in range(1, 4)))
+
+
 async def where(ctx: Context, args: str) -> Reply:
     chat = ctx.message.chat
     return text_reply(f"{chat.key} {chat.kind} {chat.title} from {ctx.message.sender.name}")
@@ -86,6 +91,7 @@ EXTRA = [
         moderator_only=True,
     ),
     Command("long", "A long answer", "/long", long_answer),
+    Command("huge", "Paragraphs longer than a message", "/huge", huge_answer),
 ]
 
 
@@ -328,10 +334,18 @@ async def test_the_prefix_is_configurable_and_mentions_take_either_form(
 # -- moderators ---------------------------------------------------------------------------------
 
 
+EPHEMERAL = 64  # Discord's message flag: only the person who asked sees it
+
+
 async def test_a_moderator_command_needs_manage_server(fake: FakeDiscord) -> None:
     refused = only_message(await fake.slash("settings", MEMBER))
-    assert "Only this chat's moderators" in refused.content
-    assert only_message(await fake.slash("settings", MODERATOR)).content == "Settings changed."
+    assert refused.content == (
+        "Only this chat's moderators (members with the Manage Server permission) can "
+        "change this chat's digest."
+    )
+    assert refused.response_type == 4 and refused.flags & EPHEMERAL
+    allowed = only_message(await fake.slash("settings", MODERATOR))
+    assert allowed.content == "Settings changed." and not allowed.flags & EPHEMERAL
     assert only_message(await fake.slash("settings", OWNER)).content == "Settings changed."
 
 
@@ -384,19 +398,42 @@ async def test_a_long_reply_is_split_under_2000_characters_with_nothing_lost(
         assert_no_pings(request)
 
 
-async def test_a_long_slash_answer_is_paged_with_buttons_under_its_last_message(
+async def test_a_long_answer_is_paged_one_message_a_page_turned_in_place(
     fake: FakeDiscord,
 ) -> None:
-    first = await fake.slash("long")
-    assert len(first) >= 2 and all(utf16_len(r.content) <= 2000 for r in first)
-    assert [r.labels for r in first][-1] == ["Next ▶"]
-    assert all(r.labels == [] for r in first[:-1])
-    assert "Page 1 of 3" in first[-1].content
-    second = await fake.press(first[-1], "Next ▶")
-    assert "Page 2 of 3" in second[-1].content
-    assert [r.labels for r in second][-1] == ["◀ Previous", "Next ▶"]
-    third = await fake.press(second[-1], "Next ▶")
-    assert "Paragraph 18." in " ".join(r.content for r in third)
+    first = only_message(await fake.slash("long"))
+    assert first.response_type == 4 and utf16_len(first.content) <= 2000
+    assert first.content.startswith("Paragraph 1.") and "Page 1 of 4" in first.content
+    assert first.labels == ["Next ▶"]
+    shown = [first.content]
+    pressed = first
+    for number in (2, 3, 4):
+        # Discord's UPDATE_MESSAGE (type 7): the pressed message becomes the next page.
+        pressed = only_message(await fake.press(pressed, "Next ▶"))
+        assert pressed.response_type == 7 and pressed.path.endswith("/callback")
+        assert f"Page {number} of 4" in pressed.content and utf16_len(pressed.content) <= 2000
+        assert_no_pings(pressed)
+        shown.append(pressed.content)
+    assert pressed.labels == ["◀ Previous"]
+    back = only_message(await fake.press(pressed, "◀ Previous"))
+    assert back.response_type == 7 and "Page 3 of 4" in back.content
+    paragraphs = [p for page in shown for p in page.split("\n\n") if p.startswith("Paragraph")]
+    assert [p.split(".")[0] for p in paragraphs] == [f"Paragraph {n}" for n in range(1, 19)]
+
+
+async def test_a_page_too_long_for_one_message_disables_the_pressed_buttons(
+    fake: FakeDiscord, recorder: DiscordRecorder
+) -> None:
+    first = await fake.slash("huge")
+    assert len(first) == 2 and first[-1].labels == ["Next ▶"]
+    turned = await fake.press(first[-1], "Next ▶")
+    update, *pieces = turned
+    assert update.response_type == 7 and update.content == ""  # only the buttons change
+    assert [b["disabled"] for row in update.components for b in row["components"]] == [True]
+    followup = "/webhooks/{webhook_id}/{webhook_token}"
+    assert len(pieces) == 2 and all(r.path == followup for r in pieces)
+    assert "Page 2 of 3" in pieces[-1].content
+    assert pieces[-1].labels == ["◀ Previous", "Next ▶"]
 
 
 async def test_everyone_inside_a_document_pings_nobody(
@@ -443,13 +480,42 @@ async def test_a_neighbour_button_shows_the_next_recommendation(fake: FakeDiscor
 async def test_an_expired_or_forged_page_button_is_answered_safely(fake: FakeDiscord) -> None:
     sent = only_message(await fake.press_custom_id("ib:/page 99 2"))
     assert sent.content == EXPIRED
+    assert sent.response_type == 4 and sent.flags & EPHEMERAL  # the list shown stays as it is
     assert_no_pings(sent)
+
+
+async def test_a_slow_refusal_after_a_button_press_is_still_only_for_the_presser(
+    services: Services, recorder: DiscordRecorder
+) -> None:
+    callback = "/interactions/{webhook_id}/{webhook_token}/callback"
+
+    async def slow_settings(ctx: Context, args: str) -> Reply:
+        for _ in range(1000):  # still working when the adapter defers
+            if recorder.requests_to("POST", callback):
+                break
+            await asyncio.sleep(0)
+        return await change_settings(ctx, args)
+
+    command = Command("slow", "A slow refusal", "/slow", slow_settings)
+    bot = BriefingBot(moderated(services), build_table([command]))
+    adapter = DiscordAdapter(bot, "test-token", defer_after=0)
+    try:
+        await adapter.login()
+        fake = FakeDiscord(adapter, recorder)
+        await fake.join_guild()
+        deferral, answer = await fake.press_custom_id("ib:/slow", label="Settings")
+        assert deferral.response_type == 6  # "updating the message": no public "thinking…"
+        assert answer.path == "/webhooks/{webhook_id}/{webhook_token}"  # a follow-up
+        assert "Manage Server" in answer.content and answer.flags & EPHEMERAL
+    finally:
+        await adapter.stop()
 
 
 async def test_buttons_are_disabled_when_their_view_times_out_and_still_answer(
     fake: FakeDiscord, adapter: DiscordAdapter, recorder: DiscordRecorder
 ) -> None:
     first = await fake.slash("long")
+    assert len(first) == 1
     views = [v for v in adapter._views if isinstance(v, ReplyView)]
     assert len(views) == 1
     before = len(recorder.requests)
@@ -460,7 +526,21 @@ async def test_buttons_are_disabled_when_their_view_times_out_and_still_answer(
     assert not adapter._views
     # A press that still arrives (an old client, a restart) is answered, not dropped.
     pressed = await fake.press(first[-1], "Next ▶")
-    assert "Page 2 of 3" in pressed[-1].content
+    assert "Page 2 of 4" in pressed[-1].content
+
+
+async def test_turning_a_page_stops_the_old_pages_timer(
+    fake: FakeDiscord, adapter: DiscordAdapter, recorder: DiscordRecorder
+) -> None:
+    first = only_message(await fake.slash("long"))
+    [old] = adapter._views
+    second = only_message(await fake.press(first, "Next ▶"))
+    [new] = adapter._views
+    assert old.is_finished() and new is not old
+    before = len(recorder.requests)
+    await new.on_timeout()
+    (edit,) = recorder.since(before)  # the shown page (page 2) gets its buttons disabled
+    assert [b["label"] for row in edit.components for b in row["components"]] == second.labels
 
 
 # -- delivery outcomes ------------------------------------------------------------------------

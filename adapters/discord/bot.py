@@ -20,7 +20,14 @@ import aiohttp
 
 from adapters.discord.commands import slash_commands
 from adapters.discord.lib import app_commands, discord
-from adapters.discord.render import BUTTON_PREFIX, RenderedButton, RenderedReply, render_reply
+from adapters.discord.render import (
+    BUTTON_PREFIX,
+    PAGE_LIMIT,
+    RenderedButton,
+    RenderedReply,
+    render_reply,
+    rendered_length,
+)
 from adapters.inbound import clean_optional, clean_text
 from bot.core import BriefingBot
 from bot.errors import ConfigError
@@ -140,6 +147,8 @@ class DiscordModerators:
     a hint a server admin can override, so the check happens here, on every command.
     """
 
+    who = "members with the Manage Server permission"  # named in the core's refusal
+
     def __init__(self, client: discord.Client) -> None:
         self.client = client
 
@@ -213,6 +222,13 @@ class PayloadButton(
 
 
 SentMessage = discord.Message | discord.InteractionMessage | discord.WebhookMessage
+_THINKING = discord.InteractionResponseType.deferred_channel_message
+
+
+def _is_press(interaction: discord.Interaction[Any]) -> bool:
+    return interaction.type is discord.InteractionType.component and isinstance(
+        interaction.message, discord.Message
+    )
 
 
 class ReplyView(discord.ui.View):
@@ -375,6 +391,7 @@ class DiscordAdapter:
         self._views: set[ReplyView] = set()
         self._runner: asyncio.Task[None] | None = None
         self._register_moderators()
+        bot.services.pager.limit_platform(PLATFORM, PAGE_LIMIT, rendered_length)
 
     @classmethod
     def from_config(cls, bot: BriefingBot, config: DiscordConfig, **options: Any) -> DiscordAdapter:
@@ -492,12 +509,16 @@ class DiscordAdapter:
     async def _handle_in_time(
         self, interaction: discord.Interaction[Any], message: IncomingMessage
     ) -> Reply | None:
-        """The core's reply; if it is slow, Discord is told "thinking…" before its deadline."""
+        """The core's reply; if it is slow, Discord is told "thinking…" before its deadline.
+
+        A button press is deferred as an update of its message (Discord shows no new
+        message), so the page it asks for can still replace the one pressed.
+        """
         task = asyncio.ensure_future(self.bot.handle(message))
         done, _ = await asyncio.wait({task}, timeout=self.defer_after)
         if not done:
             try:
-                await interaction.response.defer(thinking=True)
+                await interaction.response.defer(thinking=not message.from_button)
             except discord.HTTPException as err:
                 logger.warning("could not defer a Discord interaction: %s", err)
         return await task
@@ -508,27 +529,96 @@ class DiscordAdapter:
                 await interaction.response.send_message("Nothing to show.", ephemeral=True)
             return
         rendered = render_reply(reply)
+        pressed = interaction.message if _is_press(interaction) else None
+        if pressed is not None and reply.pages > 1 and not reply.refusal:
+            # Another page of the list pressed: it replaces that page, in the same message.
+            if len(rendered.messages) == 1:
+                await self._replace_page(interaction, pressed, rendered)
+                return
+            await self._disable_buttons(interaction, pressed)
+        await self._send_answer(interaction, rendered, ephemeral=reply.refusal)
+
+    async def _replace_page(
+        self,
+        interaction: discord.Interaction[Any],
+        pressed: discord.Message,
+        rendered: RenderedReply,
+    ) -> None:
+        """Edit the pressed message into the new page: Discord's UPDATE_MESSAGE (type 7)."""
+        self._forget_views_of(pressed.id)
+        view = self._view(rendered)
+        content = rendered.messages[0]
+        if interaction.response.is_done():  # deferred: the original response is that message
+            await interaction.edit_original_response(
+                content=content, view=view, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.response.edit_message(
+                content=content, view=view, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+            )
+        if view is not None:
+            view.message = pressed
+
+    async def _disable_buttons(
+        self, interaction: discord.Interaction[Any], pressed: discord.Message
+    ) -> None:
+        """The pressed page's buttons, shown disabled: its list goes on in new messages."""
+        self._forget_views_of(pressed.id)
+        disabled = discord.ui.View.from_message(pressed, timeout=None)
+        for item in disabled.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        disabled.stop()  # nothing to listen for: discord.py need not keep it
+        if interaction.response.is_done():
+            await interaction.edit_original_response(view=disabled)
+        else:
+            await interaction.response.edit_message(view=disabled)
+
+    async def _send_answer(
+        self, interaction: discord.Interaction[Any], rendered: RenderedReply, *, ephemeral: bool
+    ) -> None:
+        """The reply as new messages: the interaction's response, then follow-ups.
+
+        ``ephemeral`` (flag 64): only the person who asked sees it, as Discord shows
+        refusals, unless a public "thinking…" was already shown.
+        """
         view = self._view(rendered)
         last = len(rendered.messages) - 1
+        response = interaction.response
         for number, content in enumerate(rendered.messages):
             extra: dict[str, Any] = {"view": view} if view is not None and number == last else {}
             sent: SentMessage | None
-            if number == 0 and not interaction.response.is_done():
-                response = await interaction.response.send_message(
-                    content, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra
+            if number == 0 and not response.is_done():
+                answer = await response.send_message(
+                    content,
+                    allowed_mentions=NO_MENTIONS,
+                    suppress_embeds=True,
+                    ephemeral=ephemeral,
+                    **extra,
                 )
-                resource = response.resource
+                resource = answer.resource
                 sent = resource if isinstance(resource, discord.InteractionMessage) else None
-            elif number == 0:
+            elif number == 0 and response.type is _THINKING:
                 sent = await interaction.edit_original_response(
                     content=content, allowed_mentions=NO_MENTIONS, **extra
                 )
             else:
                 sent = await interaction.followup.send(
-                    content, wait=True, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra
+                    content,
+                    wait=True,
+                    allowed_mentions=NO_MENTIONS,
+                    suppress_embeds=True,
+                    ephemeral=ephemeral,
+                    **extra,
                 )
             if extra and view is not None:
                 view.message = sent
+
+    def _forget_views_of(self, message_id: int) -> None:
+        """Stop the views of a message being replaced, so their timeout never edits it."""
+        for view in [v for v in self._views if v.message and v.message.id == message_id]:
+            view.stop()
+            self._views.discard(view)
 
     async def answer_message(self, message: discord.Message) -> None:
         """A text message: answered if it is a command for us, a mention, or in a DM."""

@@ -6,12 +6,16 @@ Nothing here talks to Discord; :mod:`adapters.discord.bot` sends what this modul
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from bot.messages import Button, Line, Reply, Span, paragraphs
 
 MESSAGE_LIMIT = 2000  # Discord's limit on a message's content
+# A page of a long answer is edited in place, so it must fit one message with its footer
+# ("Page 12 of 12 · send /more for the next page").
+PAGE_LIMIT = MESSAGE_LIMIT - 100
 BUTTON_LABEL_LIMIT = 80
 CUSTOM_ID_LIMIT = 100
 BUTTON_PREFIX = "ib:"  # marks a button whose custom_id carries a core payload
@@ -153,6 +157,11 @@ def _paragraph_pieces(paragraph: list[Line], limit: int) -> list[str]:
         return [whole]
     lines = [piece for line in paragraph for piece in _line_pieces(line, limit)]
     return _pack(lines, limit, "\n")
+
+
+def rendered_length(lines: Sequence[Line]) -> int:
+    """A run of lines as Discord counts it once rendered, with the newline after it."""
+    return utf16_len("\n".join(render_line(line) for line in lines)) + 1
 
 
 def split_message(lines: tuple[Line, ...], limit: int = MESSAGE_LIMIT) -> list[str]:
