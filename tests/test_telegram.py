@@ -577,6 +577,22 @@ async def test_rate_limited_is_retry_after_as_told_without_waiting_here(
     assert sleep.delays == []
 
 
+async def test_a_rate_limit_is_no_error_in_the_log(
+    adapter: TelegramAdapter, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    too_many = Failure(429, "Too Many Requests: retry after 7", {"retry_after": 7})
+    api.fail_next("sendMessage", too_many)
+    with caplog.at_level(logging.DEBUG):
+        assert (await adapter.sender.send("42", DIGEST)).status is DeliveryStatus.RETRY
+        api.fail_next("sendMessage", too_many)
+        await feed(adapter, text_message("/finding 4"))  # a reply waits for nobody either
+    # Handled by waiting (the scheduler's, or the reader's next message): a WARNING at most.
+    assert [r for r in caplog.records if r.levelno > logging.WARNING] == []
+    assert [r for r in caplog.records if r.exc_info] == []
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "Retry in 0:00:07" in warning.getMessage() and "\n" not in warning.getMessage()
+
+
 async def test_a_timeout_is_retried_once_after_a_short_wait(
     adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
 ) -> None:

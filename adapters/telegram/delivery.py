@@ -74,11 +74,27 @@ class InFlightCap(BaseRateLimiter[Any]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         async def capped(*call_args: Any, **call_kwargs: Any) -> Any:
             async with self.slots:
-                return await callback(*call_args, **call_kwargs)
+                try:
+                    return await callback(*call_args, **call_kwargs)
+                except RetryAfter as err:
+                    # Carried past the inner limiter, which logs every 429 it does not retry
+                    # itself as an ERROR with a traceback; the sender waits it out instead.
+                    raise _Passing(err) from None
 
-        return await self.inner.process_request(
-            capped, args, kwargs, endpoint, data, rate_limit_args
-        )
+        try:
+            return await self.inner.process_request(
+                capped, args, kwargs, endpoint, data, rate_limit_args
+            )
+        except _Passing as passing:
+            raise passing.error from None
+
+
+class _Passing(Exception):
+    """A RetryAfter on its way through the inner rate limiter."""
+
+    def __init__(self, error: RetryAfter) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def retry_seconds(err: RetryAfter) -> float:
