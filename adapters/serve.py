@@ -113,7 +113,8 @@ async def _run(
     scheduler_task: asyncio.Task[None] | None = None
     try:
         for name, platform in platforms.items():
-            await platform.start()
+            if not await _start(platform, stop):
+                return  # stopped while it was still trying to connect
             started.append(platform)
             logger.info("%s started", name)
         senders = {name: p.sender for name, p in platforms.items()}
@@ -136,6 +137,22 @@ async def _run(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         err.write("Stopped.\n")
+
+
+async def _start(platform: Platform, stop: asyncio.Event) -> bool:
+    """Start a platform (it may keep retrying to connect); False if stopped first."""
+    starting = asyncio.ensure_future(platform.start())
+    try:
+        await _until(stop, [asyncio.shield(starting)])
+    except BaseException:
+        starting.cancel()
+        raise
+    if starting.done():
+        starting.result()
+        return True
+    starting.cancel()
+    await asyncio.wait({starting})  # the platform stops what it had started
+    return False
 
 
 async def _watch(platform: Platform) -> None:

@@ -259,9 +259,10 @@ class RecordingRequest(BaseRequest):
 class StandinServer:
     """The FakeBotAPI over HTTP/1.1 (keep-alive) on 127.0.0.1, for the real HTTP stack."""
 
-    def __init__(self, api: FakeBotAPI, host: str = "127.0.0.1") -> None:
+    def __init__(self, api: FakeBotAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api = api
         self.host = host
+        self.port = port  # 0: any free port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -272,7 +273,7 @@ class StandinServer:
         return f"http://{self.host}:{port}/bot"
 
     async def start(self) -> str:
-        self._server = await asyncio.start_server(self._connection, self.host, 0)
+        self._server = await asyncio.start_server(self._connection, self.host, self.port)
         return self.base_url
 
     async def stop(self) -> None:

@@ -66,3 +66,50 @@ async def test_serve_answers_on_telegram_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, log[-2000:]
     assert "Serving on Telegram" in log and "Stopped." in log
     assert TOKEN.split(":")[1] not in log + out.decode()
+
+
+async def test_serve_keeps_trying_an_unreachable_telegram_and_stops_on_sigterm(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    import asyncio
+    import signal
+    import socket
+
+    from tests.telegram_standin import TOKEN
+
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot",
+        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        "serve",
+        cwd=repo_root,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        while not any("trying again" in line for line in lines):
+            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+            assert line, "serve exited: " + "".join(lines)
+            lines.append(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    log = "".join(lines) + err.decode()
+    assert process.returncode == 0, log
+    [failure] = [line for line in lines if "could not reach Telegram" in line]
+    assert "NetworkError" in failure and "trying again in 1 s" in failure
+    assert "Traceback" not in log and "Stopped." in log
+    assert TOKEN.split(":")[1] not in log + out.decode()

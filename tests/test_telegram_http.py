@@ -21,6 +21,7 @@ from tests.telegram_standin import (
     BOT_USERNAME,
     GROUP,
     TOKEN,
+    Failure,
     FakeBotAPI,
     StandinServer,
     bot_message,
@@ -151,3 +152,64 @@ async def test_a_webhook_takes_updates_that_carry_the_secret(
     finally:
         await adapter.stop()
     assert api.calls_to("getUpdates") == []
+
+
+async def test_an_unreachable_telegram_at_start_is_retried_with_backoff(
+    bot: BriefingBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.handler.addFilter(TokenRedactor(TOKEN))
+    port = free_port()  # nothing listens there yet: connections are refused
+    api = FakeBotAPI()
+    server = StandinServer(api, port=port)
+    delays: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 3:
+            await server.start()  # Telegram is back
+
+    adapter = TelegramAdapter(
+        bot, TOKEN, base_url=f"http://127.0.0.1:{port}/bot", sleep=sleep
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            await adapter.start()
+        assert bot.services.bot_name == BOT_USERNAME
+        assert adapter.application.updater and adapter.application.updater.running
+        assert [c.method for c in api.calls][:2] == ["getMe", "setMyCommands"]
+    finally:
+        await adapter.stop()
+        await server.stop()
+    assert delays == [1.0, 2.0, 4.0]
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(";")[1] for r in warnings] == [
+        " trying again in 1 s",
+        " trying again in 2 s",
+        " trying again in 4 s",
+    ]
+    for record in warnings:
+        message = record.getMessage()
+        assert message.startswith("could not reach Telegram (NetworkError: aiohttp.Client")
+        assert "\n" not in message and record.exc_info is None
+        assert TOKEN.split(":")[1] not in message
+
+
+async def test_a_rate_limit_at_start_is_waited_out(
+    bot: BriefingBot,
+    standin: tuple[FakeBotAPI, StandinServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # else RetryAfter warns (an error here)
+    api, server = standin
+    api.fail_next("getMe", Failure(429, "Too Many Requests: retry after 9", {"retry_after": 9}))
+    delays: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+
+    adapter = TelegramAdapter(bot, TOKEN, base_url=server.base_url, sleep=sleep)
+    try:
+        await adapter.start()
+    finally:
+        await adapter.stop()
+    assert delays == [9.0] and len(api.calls_to("getMe")) == 2

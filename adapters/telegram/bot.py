@@ -33,7 +33,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -48,7 +48,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from adapters.inbound import clean_optional, clean_text
-from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender
+from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender, retry_seconds
 from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.redact import TokenRedactor, install_token_redaction
@@ -95,6 +95,9 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # Bot API requests on the wire at once: Telegram allows about 30 sends a second, and at
 # 0.1-0.3 s a round trip that needs fewer than 10; more connections only cost CPU.
 DEFAULT_POOL = 8
+# Reaching Telegram at start: the first retry after 1 s, doubling up to once a minute.
+START_BACKOFF = 1.0
+MAX_START_BACKOFF = 60.0
 _GONE_STATUSES = frozenset({ChatMemberStatus.LEFT.value, ChatMemberStatus.BANNED.value})
 
 
@@ -232,8 +235,11 @@ class TelegramAdapter:
         moderator_ttl: float = 60.0,
         concurrency: int = 256,
         pool_size: int = DEFAULT_POOL,
+        start_backoff: float = START_BACKOFF,
     ) -> None:
         self.bot = bot
+        self.sleep = sleep
+        self.start_backoff = start_backoff
         self.webhook = webhook
         self.on_chat_removed = on_chat_removed
         self.on_chat_moved = on_chat_moved
@@ -258,13 +264,33 @@ class TelegramAdapter:
         """Log in (getMe), publish the command menu, and start taking updates.
 
         With ``receive=False`` nothing is fetched: updates are fed to ``application`` directly.
-        If starting fails, what was started is stopped again before the error is raised.
+        While Telegram cannot be reached (or asks us to wait) it says so in one line and tries
+        again, backing off up to once a minute, until it succeeds or is cancelled. If starting
+        fails, what was started is stopped again before the error is raised.
         """
         try:
-            await self._start(receive)
+            await self._start_when_reachable(receive)
         except BaseException:
             await self.stop()
             raise
+
+    async def _start_when_reachable(self, receive: bool) -> None:
+        backoff = self.start_backoff
+        while True:
+            try:
+                await self._start(receive)
+                return
+            except RetryAfter as err:
+                wait = retry_seconds(err)
+                reason = self.redactor.redact(f"{type(err).__name__}: {err.message}")
+            except NetworkError as err:  # timeouts and connection failures
+                if isinstance(err, BadRequest):
+                    raise  # Telegram answered: trying again would get the same answer
+                wait, backoff = backoff, min(backoff * 2, MAX_START_BACKOFF)
+                reason = self.redactor.redact(f"{type(err).__name__}: {err.message}")
+            logger.warning("could not reach Telegram (%s); trying again in %.0f s", reason, wait)
+            await self.stop()  # what had started, so the next try starts afresh
+            await self.sleep(wait)
 
     async def _start(self, receive: bool) -> None:
         try:
