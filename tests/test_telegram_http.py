@@ -3,6 +3,7 @@ against the stand-in Bot API on 127.0.0.1, reached through TELEGRAM_API_BASE_URL
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -213,3 +214,28 @@ async def test_a_rate_limit_at_start_is_waited_out(
     finally:
         await adapter.stop()
     assert delays == [9.0] and len(api.calls_to("getMe")) == 2
+
+
+async def test_losing_telegram_while_polling_is_one_warning_line_a_failure(
+    bot: BriefingBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeBotAPI()
+    server = StandinServer(api)
+    await server.start()
+    adapter = TelegramAdapter(bot, TOKEN, base_url=server.base_url)
+    try:
+        await adapter.start()
+        with caplog.at_level(logging.WARNING):
+            await server.stop()  # the long poll in flight is cut off; the next ones refused
+            for _ in range(500):
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.01)
+            outage = list(caplog.records)
+    finally:
+        await adapter.stop()
+    assert outage, "the lost connection was not reported"
+    for record in outage:
+        assert record.levelno == logging.WARNING and record.exc_info is None
+        assert record.getMessage().startswith("could not fetch updates from Telegram (")
+        assert TOKEN.split(":")[1] not in record.getMessage()

@@ -312,7 +312,9 @@ class TelegramAdapter:
         updater = self.application.updater
         assert updater is not None
         if self.webhook is None:
-            await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            await updater.start_polling(
+                allowed_updates=list(ALLOWED_UPDATES), error_callback=self._polling_failed
+            )
             logger.info("Telegram: long polling for updates")
             return
         await updater.start_webhook(
@@ -329,6 +331,12 @@ class TelegramAdapter:
             self.webhook.listen,
             self.webhook.port,
         )
+
+    def _polling_failed(self, err: TelegramError) -> None:
+        # python-telegram-bot retries by itself (1 s, growing to 30 s); its default here logs
+        # an ERROR with a traceback at every failed poll while the network is down.
+        reason = self.redactor.redact(f"{type(err).__name__}: {err.message}")
+        logger.warning("could not fetch updates from Telegram (%s); trying again", reason)
 
     async def stop(self) -> None:
         """Stop taking updates, finish what is in hand, and close the HTTP clients."""
