@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.app import Config, build_services
-from adapters.discord.bot import DiscordAdapter, DiscordConfig, ReplyView
+from adapters.discord.answers import ReplyView
+from adapters.discord.bot import DiscordAdapter, DiscordConfig
 from adapters.discord.lib import discord
 from adapters.discord.render import utf16_len
 from bot.briefing_commands import build_table
@@ -516,14 +517,14 @@ async def test_buttons_are_disabled_when_their_view_times_out_and_still_answer(
 ) -> None:
     first = await fake.slash("long")
     assert len(first) == 1
-    views = [v for v in adapter._views if isinstance(v, ReplyView)]
+    views = [v for v in adapter.answers.views if isinstance(v, ReplyView)]
     assert len(views) == 1
     before = len(recorder.requests)
     await views[0].on_timeout()  # what discord.py calls when the timeout passes
     (edit,) = recorder.since(before)
     assert edit.method == "PATCH"
     assert [b["disabled"] for row in edit.components for b in row["components"]] == [True]
-    assert not adapter._views
+    assert not adapter.answers.views
     # A press that still arrives (an old client, a restart) is answered, not dropped.
     pressed = await fake.press(first[-1], "Next ▶")
     assert "Page 2 of 4" in pressed[-1].content
@@ -533,9 +534,9 @@ async def test_turning_a_page_stops_the_old_pages_timer(
     fake: FakeDiscord, adapter: DiscordAdapter, recorder: DiscordRecorder
 ) -> None:
     first = only_message(await fake.slash("long"))
-    [old] = adapter._views
+    [old] = adapter.answers.views
     second = only_message(await fake.press(first, "Next ▶"))
-    [new] = adapter._views
+    [new] = adapter.answers.views
     assert old.is_finished() and new is not old
     before = len(recorder.requests)
     await new.on_timeout()

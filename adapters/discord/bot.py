@@ -12,51 +12,33 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
-from adapters.discord.commands import slash_commands
-from adapters.discord.lib import app_commands, discord
-from adapters.discord.render import (
-    BUTTON_PREFIX,
-    PAGE_LIMIT,
-    RenderedButton,
-    RenderedReply,
-    render_reply,
-    rendered_length,
+from adapters.discord.answers import BUTTON_TIMEOUT, NO_MENTIONS, Answers, PayloadButton
+from adapters.discord.chats import (
+    ACTOR,
+    PLATFORM,
+    Actor,
+    DiscordModerators,
+    chat_ref,
+    may_manage,
+    sender_ref,
 )
-from adapters.inbound import clean_optional, clean_text
+from adapters.discord.commands import slash_commands
+from adapters.discord.delivery import DiscordSender
+from adapters.discord.lib import app_commands, discord
+from adapters.discord.render import PAGE_LIMIT, render_reply, rendered_length
+from adapters.inbound import clean_text
 from bot.core import BriefingBot
 from bot.errors import ConfigError
-from bot.messages import (
-    ChatKind,
-    ChatRef,
-    DeliveryOutcome,
-    DeliveryStatus,
-    IncomingMessage,
-    Reply,
-    SenderRef,
-)
+from bot.messages import IncomingMessage, Reply
 from bot.ports import PlatformModerators
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "discord"
-BUTTON_TIMEOUT = 600.0  # seconds; under the 15 minutes an interaction's token may edit its reply
 DEFER_AFTER = 2.0  # Discord wants a first answer to an interaction within 3 seconds
 MAX_RATELIMIT_WAIT = 60.0  # longer waits come back to the scheduler as "retry later"
-NO_MENTIONS = discord.AllowedMentions.none()
-
-# Errors after which a channel will never accept our messages again.
-GONE_CODES = {
-    50001: "missing access",
-    50013: "missing permissions",
-    50007: "cannot send messages to this user",
-    10003: "unknown channel",
-}
 _TRUE = {"1", "true", "yes", "on"}
 
 OnChatGone = Callable[[str, str], Awaitable[None]]  # (chat key, reason)
@@ -95,226 +77,6 @@ def check_prefix(prefix: str) -> None:
             f"DISCORD_COMMAND_PREFIX must be 1 to 5 symbols without spaces or letters, "
             f"not {prefix!r}"
         )
-
-
-# ---------------------------------------------------------------------------------------
-# Who is asking: chats, senders and moderators
-
-
-@dataclass(frozen=True)
-class _Actor:
-    """The person behind the event being handled, with what Discord said about them."""
-
-    chat_id: str
-    user_id: str
-    manages_server: bool | None  # None: the event did not say
-
-
-# Set while a message or interaction is handled, so the moderator check reads the
-# permissions Discord sent with that very event.
-_ACTOR: ContextVar[_Actor | None] = ContextVar("discord_actor", default=None)
-
-
-def chat_ref(
-    channel: object, channel_id: int, guild_id: int | None, user: discord.abc.User
-) -> ChatRef:
-    """The core's chat for a Discord channel: private only for a DM with the bot.
-
-    Anything unsure (an uncached channel of a server) is a group, where only members with
-    Manage Server moderate.
-    """
-    if guild_id is None and getattr(channel, "type", None) == discord.ChannelType.private:
-        title = clean_text(f"DM with {user.name}")
-        return ChatRef(PLATFORM, str(channel_id), ChatKind.PRIVATE, title)
-    guild = getattr(channel, "guild", None)
-    parts = (getattr(guild, "name", None), getattr(channel, "name", None))
-    title = " #".join(p for p in parts if isinstance(p, str) and p) or None
-    return ChatRef(PLATFORM, str(channel_id), ChatKind.GROUP, clean_optional(title))
-
-
-def sender_ref(user: discord.abc.User) -> SenderRef:
-    return SenderRef(str(user.id), clean_text(user.display_name))
-
-
-def _may_manage(permissions: discord.Permissions) -> bool:
-    return permissions.manage_guild or permissions.administrator
-
-
-class DiscordModerators:
-    """Members with Manage Server (or Administrator), checked when the command runs.
-
-    In a DM the user runs their own chat. Discord's default command permissions are only
-    a hint a server admin can override, so the check happens here, on every command.
-    """
-
-    who = "members with the Manage Server permission"  # named in the core's refusal
-
-    def __init__(self, client: discord.Client) -> None:
-        self.client = client
-
-    async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
-        if chat.platform != PLATFORM:
-            return False
-        if chat.kind == ChatKind.PRIVATE:
-            return True
-        actor = _ACTOR.get()
-        if (
-            actor is not None
-            and actor.chat_id == chat.id
-            and actor.user_id == sender.id
-            and actor.manages_server is not None
-        ):
-            return actor.manages_server
-        return await self._look_up(chat, sender)
-
-    async def _look_up(self, chat: ChatRef, sender: SenderRef) -> bool:
-        if not (chat.id.isdigit() and sender.id.isdigit()):
-            return False
-        guild = getattr(self.client.get_channel(int(chat.id)), "guild", None)
-        if not isinstance(guild, discord.Guild):
-            return False
-        member = guild.get_member(int(sender.id))
-        if member is None:
-            try:
-                member = await guild.fetch_member(int(sender.id))
-            except discord.HTTPException as err:
-                logger.info(
-                    "could not look up member %s in server %s: %s", sender.id, guild.id, err
-                )
-                return False
-        return _may_manage(member.guild_permissions)
-
-
-# ---------------------------------------------------------------------------------------
-# Buttons
-
-
-class PayloadButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.escape(BUTTON_PREFIX) + r"(?P<payload>/.+)",
-):
-    """A button whose custom_id carries the core command it stands for.
-
-    It is matched by pattern, so a press is answered even after the view timed out or the
-    bot restarted; the core checks the payload (a stale page token gets "expired").
-    """
-
-    def __init__(self, label: str, payload: str, row: int | None = None) -> None:
-        button: discord.ui.Button[Any] = discord.ui.Button(
-            label=label, custom_id=BUTTON_PREFIX + payload, style=discord.ButtonStyle.secondary
-        )
-        super().__init__(button, row=row)
-        self.payload = payload
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> PayloadButton:
-        return cls(getattr(item, "label", None) or "…", match["payload"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client = interaction.client
-        if isinstance(client, DiscordClient):
-            await client.adapter.answer_interaction(interaction, self.payload, from_button=True)
-
-
-SentMessage = discord.Message | discord.InteractionMessage | discord.WebhookMessage
-_THINKING = discord.InteractionResponseType.deferred_channel_message
-
-
-def _is_press(interaction: discord.Interaction[Any]) -> bool:
-    return interaction.type is discord.InteractionType.component and isinstance(
-        interaction.message, discord.Message
-    )
-
-
-class ReplyView(discord.ui.View):
-    """The buttons under a reply; when it times out they are shown disabled."""
-
-    def __init__(
-        self,
-        rows: tuple[tuple[RenderedButton, ...], ...],
-        timeout: float,
-        on_finished: Callable[[ReplyView], None],
-    ) -> None:
-        super().__init__(timeout=timeout)
-        for number, row in enumerate(rows):
-            for button in row:
-                self.add_item(PayloadButton(button.label, button.payload, row=number))
-        self.message: SentMessage | None = None
-        self._on_finished = on_finished
-
-    def disable(self) -> None:
-        for item in self.children:
-            if isinstance(item, PayloadButton):
-                item.item.disabled = True
-
-    async def on_timeout(self) -> None:
-        self._on_finished(self)
-        self.disable()
-        if self.message is None:
-            return
-        try:
-            await self.message.edit(view=self)
-        except discord.HTTPException as err:
-            logger.debug("could not disable the buttons of message %s: %s", self.message.id, err)
-
-
-# ---------------------------------------------------------------------------------------
-# Delivery
-
-
-def delivery_outcome(err: Exception) -> DeliveryOutcome:
-    """How a failed send went, for the scheduler."""
-    if isinstance(err, discord.RateLimited):
-        return DeliveryOutcome(DeliveryStatus.RETRY, "rate limited", retry_after=err.retry_after)
-    if isinstance(err, discord.HTTPException):
-        reason = f"HTTP {err.status}" + (f" (code {err.code})" if err.code else "")
-        reason += f": {err.text}" if err.text else ""
-        if err.status in (403, 404) and err.code in GONE_CODES:
-            return DeliveryOutcome(DeliveryStatus.GONE, f"{GONE_CODES[err.code]} ({err.code})")
-        if err.status == 429:
-            return DeliveryOutcome(DeliveryStatus.RETRY, reason, retry_after=_retry_after(err))
-        if err.status >= 500:
-            return DeliveryOutcome(DeliveryStatus.RETRY, reason)
-        # Any other 4xx: the same request would fail the same way.
-        return DeliveryOutcome(DeliveryStatus.FAILED, reason)
-    return DeliveryOutcome(DeliveryStatus.RETRY, f"network error: {err!r}")
-
-
-def _retry_after(err: discord.HTTPException) -> float | None:
-    headers = getattr(err.response, "headers", None) or {}
-    try:
-        return float(headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-
-
-_NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
-
-
-class DiscordSender:
-    """Sends the scheduler's replies to channels; one request tells a dead channel."""
-
-    platform = PLATFORM
-
-    def __init__(self, adapter: DiscordAdapter) -> None:
-        self.adapter = adapter
-
-    async def send(self, chat_id: str, reply: Reply) -> DeliveryOutcome:
-        if not chat_id.isdigit():
-            return DeliveryOutcome(DeliveryStatus.FAILED, f"not a Discord channel id: {chat_id!r}")
-        channel = self.adapter.client.get_partial_messageable(int(chat_id))
-        try:
-            await self.adapter.send_to_channel(channel, render_reply(reply))
-        except (discord.HTTPException, discord.RateLimited, *_NETWORK_ERRORS) as err:
-            outcome = delivery_outcome(err)
-            logger.info("Discord channel %s: %s (%s)", chat_id, outcome.status, outcome.reason)
-            return outcome
-        return DeliveryOutcome.delivered()
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,14 +143,14 @@ class DiscordAdapter:
         self.defer_after = defer_after
         self.client = DiscordClient(self, self._intents(), max_ratelimit_timeout)
         self.client.add_dynamic_items(PayloadButton)
-        self.sender = DiscordSender(self)
+        self.answers = Answers(button_timeout)
+        self.sender = DiscordSender(self.client, self.answers)
         self.moderators = DiscordModerators(self.client)
         self.commands = slash_commands(
             bot.table.menu(), bot.services.corpus.structure, self._run_slash
         )
         for command in self.commands:
             self.client.tree.add_command(command, guild=self._guild())
-        self._views: set[ReplyView] = set()
         self._runner: asyncio.Task[None] | None = None
         self._register_moderators()
         bot.services.pager.limit_platform(PLATFORM, PAGE_LIMIT, rendered_length)
@@ -417,9 +179,7 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         """Close the gateway with code 1000, so Discord ends the session (shown offline)."""
-        for view in list(self._views):
-            view.stop()
-        self._views.clear()
+        self.answers.stop()
         runner, self._runner = self._runner, None
         if runner is not None and not runner.done():
             # The gateway reader must stop first: aiohttp hands a close made while a read
@@ -495,14 +255,14 @@ class DiscordAdapter:
             interaction.channel, interaction.channel_id or 0, interaction.guild_id, interaction.user
         )
         message = IncomingMessage(chat, sender_ref(interaction.user), clean_text(text), from_button)
-        manages = _may_manage(interaction.permissions) if interaction.guild_id else None
-        token = _ACTOR.set(_Actor(chat.id, str(interaction.user.id), manages))
+        manages = may_manage(interaction.permissions) if interaction.guild_id else None
+        token = ACTOR.set(Actor(chat.id, str(interaction.user.id), manages))
         try:
             reply = await self._handle_in_time(interaction, message)
         finally:
-            _ACTOR.reset(token)
+            ACTOR.reset(token)
         try:
-            await self._respond(interaction, reply)
+            await self.answers.respond(interaction, reply)
         except discord.HTTPException as err:
             logger.warning("could not answer a Discord interaction in %s: %s", chat.key, err)
 
@@ -523,103 +283,6 @@ class DiscordAdapter:
                 logger.warning("could not defer a Discord interaction: %s", err)
         return await task
 
-    async def _respond(self, interaction: discord.Interaction[Any], reply: Reply | None) -> None:
-        if reply is None:
-            if not interaction.response.is_done():
-                await interaction.response.send_message("Nothing to show.", ephemeral=True)
-            return
-        rendered = render_reply(reply)
-        pressed = interaction.message if _is_press(interaction) else None
-        if pressed is not None and reply.pages > 1 and not reply.refusal:
-            # Another page of the list pressed: it replaces that page, in the same message.
-            if len(rendered.messages) == 1:
-                await self._replace_page(interaction, pressed, rendered)
-                return
-            await self._disable_buttons(interaction, pressed)
-        await self._send_answer(interaction, rendered, ephemeral=reply.refusal)
-
-    async def _replace_page(
-        self,
-        interaction: discord.Interaction[Any],
-        pressed: discord.Message,
-        rendered: RenderedReply,
-    ) -> None:
-        """Edit the pressed message into the new page: Discord's UPDATE_MESSAGE (type 7)."""
-        self._forget_views_of(pressed.id)
-        view = self._view(rendered)
-        content = rendered.messages[0]
-        if interaction.response.is_done():  # deferred: the original response is that message
-            await interaction.edit_original_response(
-                content=content, view=view, allowed_mentions=NO_MENTIONS
-            )
-        else:
-            await interaction.response.edit_message(
-                content=content, view=view, allowed_mentions=NO_MENTIONS, suppress_embeds=True
-            )
-        if view is not None:
-            view.message = pressed
-
-    async def _disable_buttons(
-        self, interaction: discord.Interaction[Any], pressed: discord.Message
-    ) -> None:
-        """The pressed page's buttons, shown disabled: its list goes on in new messages."""
-        self._forget_views_of(pressed.id)
-        disabled = discord.ui.View.from_message(pressed, timeout=None)
-        for item in disabled.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        disabled.stop()  # nothing to listen for: discord.py need not keep it
-        if interaction.response.is_done():
-            await interaction.edit_original_response(view=disabled)
-        else:
-            await interaction.response.edit_message(view=disabled)
-
-    async def _send_answer(
-        self, interaction: discord.Interaction[Any], rendered: RenderedReply, *, ephemeral: bool
-    ) -> None:
-        """The reply as new messages: the interaction's response, then follow-ups.
-
-        ``ephemeral`` (flag 64): only the person who asked sees it, as Discord shows
-        refusals, unless a public "thinking…" was already shown.
-        """
-        view = self._view(rendered)
-        last = len(rendered.messages) - 1
-        response = interaction.response
-        for number, content in enumerate(rendered.messages):
-            extra: dict[str, Any] = {"view": view} if view is not None and number == last else {}
-            sent: SentMessage | None
-            if number == 0 and not response.is_done():
-                answer = await response.send_message(
-                    content,
-                    allowed_mentions=NO_MENTIONS,
-                    suppress_embeds=True,
-                    ephemeral=ephemeral,
-                    **extra,
-                )
-                resource = answer.resource
-                sent = resource if isinstance(resource, discord.InteractionMessage) else None
-            elif number == 0 and response.type is _THINKING:
-                sent = await interaction.edit_original_response(
-                    content=content, allowed_mentions=NO_MENTIONS, **extra
-                )
-            else:
-                sent = await interaction.followup.send(
-                    content,
-                    wait=True,
-                    allowed_mentions=NO_MENTIONS,
-                    suppress_embeds=True,
-                    ephemeral=ephemeral,
-                    **extra,
-                )
-            if extra and view is not None:
-                view.message = sent
-
-    def _forget_views_of(self, message_id: int) -> None:
-        """Stop the views of a message being replaced, so their timeout never edits it."""
-        for view in [v for v in self._views if v.message and v.message.id == message_id]:
-            view.stop()
-            self._views.discard(view)
-
     async def answer_message(self, message: discord.Message) -> None:
         """A text message: answered if it is a command for us, a mention, or in a DM."""
         if message.author.bot or message.webhook_id is not None or self.client.user is None:
@@ -631,17 +294,17 @@ class DiscordAdapter:
         chat = chat_ref(message.channel, message.channel.id, guild_id, message.author)
         author = message.author
         manages = (
-            _may_manage(author.guild_permissions) if isinstance(author, discord.Member) else None
+            may_manage(author.guild_permissions) if isinstance(author, discord.Member) else None
         )
-        token = _ACTOR.set(_Actor(chat.id, str(author.id), manages))
+        token = ACTOR.set(Actor(chat.id, str(author.id), manages))
         try:
             reply = await self.bot.handle(IncomingMessage(chat, sender_ref(author), text))
         finally:
-            _ACTOR.reset(token)
+            ACTOR.reset(token)
         if reply is None:
             return
         try:
-            await self.send_to_channel(message.channel, render_reply(reply))
+            await self.answers.send_to_channel(message.channel, render_reply(reply))
         except discord.HTTPException as err:
             logger.info("could not answer in Discord channel %s: %s", chat.id, err)
 
@@ -665,37 +328,6 @@ class DiscordAdapter:
         if mentioned or private:
             return content
         return None
-
-    # -- outgoing ---------------------------------------------------------------------------
-
-    def _view(self, rendered: RenderedReply) -> ReplyView | None:
-        if not rendered.buttons:
-            return None
-        view = ReplyView(rendered.buttons, self.button_timeout, self._views.discard)
-        self._views.add(view)
-        return view
-
-    async def send_to_channel(
-        self, channel: discord.abc.Messageable, rendered: RenderedReply
-    ) -> None:
-        """Each message in turn; the buttons go under the last one."""
-        view = self._view(rendered)
-        last = len(rendered.messages) - 1
-        try:
-            for number, content in enumerate(rendered.messages):
-                extra: dict[str, Any] = (
-                    {"view": view} if view is not None and number == last else {}
-                )
-                sent = await channel.send(
-                    content, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra
-                )
-                if extra and view is not None:
-                    view.message = sent
-        except BaseException:
-            if view is not None:
-                view.stop()
-                self._views.discard(view)
-            raise
 
     # -- chats that are gone ------------------------------------------------------------------
 
