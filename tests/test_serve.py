@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.telegram_standin import TOKEN
 
 
 def test_serve_without_tokens_explains_how_to_get_one(repo_root: Path, tmp_path: Path) -> None:
@@ -26,35 +31,35 @@ def test_serve_without_tokens_explains_how_to_get_one(repo_root: Path, tmp_path:
     assert "inquiry-bot chat" in done.stderr
 
 
+async def serve_telegram(
+    repo_root: Path, tmp_path: Path, base_url: str, log_level: str = "WARNING"
+) -> asyncio.subprocess.Process:
+    """``inquiry-bot serve`` in a child process, on Telegram at ``base_url`` only."""
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=base_url,
+        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "adapters.cli", "serve", "--log-level", log_level),
+        cwd=repo_root,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_serve_answers_on_telegram_and_stops_cleanly_on_sigterm(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    import asyncio
-    import signal
-
-    from tests.telegram_standin import TOKEN, FakeBotAPI, StandinServer, text_message
+    from tests.telegram_standin import FakeBotAPI, StandinServer, text_message
 
     api = FakeBotAPI()
     async with StandinServer(api) as server:
-        env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
-            INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            "serve",
-            "--log-level",
-            "DEBUG",
-            cwd=repo_root,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await serve_telegram(repo_root, tmp_path, server.base_url, "DEBUG")
         try:
             api.push_update(text_message("/finding 3"))
             await api.wait_until(lambda: any("Finding 3 of 8" in t for t in api.texts()), 30)
@@ -71,32 +76,10 @@ async def test_serve_answers_on_telegram_and_stops_cleanly_on_sigterm(
 async def test_serve_keeps_trying_an_unreachable_telegram_and_stops_on_sigterm(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    import asyncio
-    import signal
-    import socket
-
-    from tests.telegram_standin import TOKEN
-
     with socket.socket() as probe:  # a port nothing listens on: connections are refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot",
-        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
-        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        "serve",
-        cwd=repo_root,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await serve_telegram(repo_root, tmp_path, f"http://127.0.0.1:{port}/bot")
     assert process.stderr is not None
     lines: list[str] = []
     try:
