@@ -19,6 +19,7 @@ from adapters.telegram.render import MESSAGE_LIMIT, utf16_len
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
+from bot.errors import ConfigError
 from bot.messages import Button, ChatKind, ChatRef, DeliveryStatus, Reply, Span, text_reply
 from bot.paging import EXPIRED
 from bot.schedule import parse_schedule
@@ -161,6 +162,29 @@ async def test_start_learns_the_bots_name_and_publishes_the_menu(
     for command in menus["all_private_chats"]:
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command["command"])
         assert 3 <= len(command["description"]) <= 256
+
+
+async def test_start_backs_off_to_once_a_minute_while_telegram_is_down(
+    bot: BriefingBot, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    api.fail_next("getMe", NetworkError("connection refused"), times=8)
+    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api), sleep=sleep)
+    try:
+        await adapter.start(receive=False)
+    finally:
+        await adapter.stop()
+    assert sleep.delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    assert len(api.calls_to("getMe")) == 9
+
+
+async def test_a_refused_token_at_start_is_not_retried(
+    bot: BriefingBot, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    api.fail_next("getMe", Failure(401, "Unauthorized"))
+    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api), sleep=sleep)
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        await adapter.start(receive=False)
+    assert sleep.delays == [] and len(api.calls_to("getMe")) == 1
 
 
 # Messages in, replies out ---------------------------------------------------------------
