@@ -15,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
@@ -53,6 +50,7 @@ from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.redact import TokenRedactor, install_token_redaction
 from adapters.telegram.render import CallbackTable
+from adapters.telegram.settings import TelegramSettings, WebhookConfig
 from bot.commands import CommandTable
 from bot.core import BriefingBot
 from bot.errors import ConfigError
@@ -91,7 +89,6 @@ FLOOD_NOTICE = (
 SLOW_DOWN = "Slow down a little, please."
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _ADDRESSED = re.compile(r"/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
-_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # Bot API requests on the wire at once: Telegram allows about 30 sends a second, and at
 # 0.1-0.3 s a round trip that needs fewer than 10; more connections only cost CPU.
 DEFAULT_POOL = 8
@@ -99,73 +96,6 @@ DEFAULT_POOL = 8
 START_BACKOFF = 1.0
 MAX_START_BACKOFF = 60.0
 _GONE_STATUSES = frozenset({ChatMemberStatus.LEFT.value, ChatMemberStatus.BANNED.value})
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    """Receive updates by webhook instead of long polling.
-
-    ``url`` is the public HTTPS address Telegram posts to (TLS is normally ended by a reverse
-    proxy in front of us); we listen on ``listen:port`` at ``url``'s path. Telegram sends the
-    secret token in a header with every update, and updates without it are refused.
-    """
-
-    url: str
-    listen: str = "0.0.0.0"
-    port: int = 8443
-    secret_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError(f"TELEGRAM_WEBHOOK_URL must be an https:// URL, not {self.url!r}")
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"TELEGRAM_WEBHOOK_PORT must be a port number, not {self.port}")
-        if not _SECRET.fullmatch(self.secret_token):
-            raise ConfigError(
-                "TELEGRAM_WEBHOOK_SECRET may have only letters, digits, _ and -, 1 to 256 of them"
-            )
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path.lstrip("/")
-
-
-@dataclass(frozen=True)
-class TelegramSettings:
-    token: str = field(repr=False)
-    base_url: str | None = None
-    webhook: WebhookConfig | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TelegramSettings | None:
-        """Settings from TELEGRAM_* variables; None when TELEGRAM_BOT_TOKEN is not set."""
-        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
-        if not token:
-            return None
-        return cls(
-            token=token,
-            base_url=env.get("TELEGRAM_API_BASE_URL") or None,
-            webhook=_webhook_from_env(env),
-        )
-
-
-def _webhook_from_env(env: Mapping[str, str]) -> WebhookConfig | None:
-    url = env.get("TELEGRAM_WEBHOOK_URL", "").strip()
-    if not url:
-        return None
-    port = env.get("TELEGRAM_WEBHOOK_PORT", "8443").strip()
-    if not port.isdigit():
-        raise ConfigError(f"TELEGRAM_WEBHOOK_PORT must be a port number, not {port!r}")
-    extra: dict[str, Any] = {}
-    if env.get("TELEGRAM_WEBHOOK_SECRET"):
-        extra["secret_token"] = env["TELEGRAM_WEBHOOK_SECRET"].strip()
-    return WebhookConfig(
-        url=url,
-        listen=env.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0").strip(),
-        port=int(port),
-        **extra,
-    )
 
 
 def bot_commands(menu: tuple[CommandInfo, ...]) -> list[BotCommand]:
