@@ -17,13 +17,14 @@ from bot.documents import default_corpus_dir, load_corpus
 from bot.ingest import stored_documents, with_stored
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
-from bot.sandbox import TemplateSandbox
 from bot.schedule import configured_timezone
 from bot.search import SearchIndex
 from bot.services import Services
 from bot.store import Store
 from bot.subscription_commands import subscription_commands
-from bot.template_commands import current_contexts, make_render_custom, template_commands
+from bot.templates.commands import current_contexts, template_commands
+from bot.templates.digest_render import make_render_custom
+from bot.templates.sandbox import TemplateSandbox
 from bot.views import Views
 
 logger = logging.getLogger(__name__)

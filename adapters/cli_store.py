@@ -37,7 +37,7 @@ Command = Callable[[argparse.Namespace], Awaitable[int]]
 @dataclass(frozen=True)
 class DeliveryWiring:
     """What ``digests`` needs besides the console: other platforms' senders, and the
-    renderer of chats' own digest templates (``bot.template_commands.make_render_custom``)."""
+    renderer of chats' own digest templates (``bot.templates.digest_render.make_render_custom``)."""
 
     senders: Mapping[str, Sender] = field(default_factory=dict)
     render_custom: RenderCustom | None = None

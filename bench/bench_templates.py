@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.documents import default_corpus_dir, load_corpus  # noqa: E402
-from bot.sandbox import TemplateSandbox  # noqa: E402
 from bot.search import SearchIndex  # noqa: E402
-from bot.template_commands import make_render_custom  # noqa: E402
-from bot.template_context import TemplateContexts, chat_data  # noqa: E402
+from bot.templates.context import TemplateContexts, chat_data  # noqa: E402
+from bot.templates.digest_render import make_render_custom  # noqa: E402
+from bot.templates.sandbox import TemplateSandbox  # noqa: E402
 from bot.views import Views  # noqa: E402
 
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC")

@@ -11,9 +11,9 @@ from bot.ports import Clock, ModeratorCheck, SystemClock
 from bot.views import Views
 
 if TYPE_CHECKING:
-    from bot.sandbox import TemplateSandbox
     from bot.search import SearchIndex
     from bot.store import Store
+    from bot.templates.sandbox import TemplateSandbox
 
 
 @dataclass

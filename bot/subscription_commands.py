@@ -344,7 +344,7 @@ async def forget(ctx: Context, args: str) -> Reply:
 
 def subscription_commands(render_custom: RenderCustom | None = None) -> list[Command]:
     """The digest commands. ``render_custom`` renders a chat's own digest template in
-    /digest (``bot.template_commands.make_render_custom``); without it, the built-in."""
+    /digest (``bot.templates.digest_render.make_render_custom``); without it, the built-in."""
     return [
         Command(
             "subscribe",

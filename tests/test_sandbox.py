@@ -14,17 +14,16 @@ import pytest_asyncio
 from jinja2.exceptions import SecurityError
 
 from bot import richtext
-from bot.sandbox import (
+from bot.templates.limits import (
     MAX_OUTPUT_CHARS,
     MAX_SOURCE_CHARS,
     MEMORY_LIMIT,
     RENDER_TIMEOUT,
-    SharedData,
     TemplateRejected,
-    TemplateSandbox,
     TemplateTimeout,
-    make_environment,
 )
+from bot.templates.sandbox import SharedData, TemplateSandbox
+from bot.templates.worker import make_environment
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

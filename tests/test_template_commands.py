@@ -17,11 +17,13 @@ from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
 from bot.model import Document, DocumentMeta
-from bot.sandbox import TemplateRejected, TemplateSandbox
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, text_hash
-from bot.template_commands import current_contexts, make_render_custom, template_commands
-from bot.template_context import TemplateContexts, search_calls
+from bot.templates.commands import current_contexts, template_commands
+from bot.templates.context import TemplateContexts, search_calls
+from bot.templates.digest_render import make_render_custom
+from bot.templates.limits import TemplateRejected
+from bot.templates.sandbox import TemplateSandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -26,7 +26,7 @@ be known in advance: it fails with a message saying to write the words in quotes
 author sees when saving. This costs nothing per render and keeps the worker free of callbacks.
 
 The review's data (findings, recommendations, chapters, documents) is the same for every chat,
-so it is sent to each worker once as :class:`bot.sandbox.SharedData`; per render only the
+so it is sent to each worker once as :class:`bot.templates.sandbox.SharedData`; per render only the
 chat's own values travel.
 """
 
@@ -42,15 +42,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2.exceptions import TemplateSyntaxError
 
 from bot.model import Corpus, TocEntry
-from bot.sandbox import (
+from bot.templates.limits import (
     DEFAULT_SEARCH_K,
     NOW_KEY,
     SEARCH_KEY,
-    SharedData,
     TemplateRejected,
     search_key,
     template_tokens,
 )
+from bot.templates.sandbox import SharedData
 
 if TYPE_CHECKING:
     from bot.search import SearchIndex

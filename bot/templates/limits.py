@@ -1,0 +1,86 @@
+"""The limits on chat templates, and the cheap checks the bot makes before a template's
+words are searched or a worker parses it."""
+
+from __future__ import annotations
+
+import jinja2
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.lexer import get_lexer
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot.errors import UserInputError
+
+MAX_SOURCE_CHARS = 8_000
+MAX_OUTPUT_CHARS = 16_000
+MAX_NESTING = 32
+RENDER_TIMEOUT = 2.0  # seconds per render, parsing included
+MEMORY_LIMIT = 256 * 1024 * 1024  # bytes of address space per worker
+WORKERS = 2
+BATCH_SIZE = 250  # renders per request: amortises IPC, lets other chats in between batches
+
+MAX_REPEAT = 100_000  # items a string or list may be repeated to in one step
+MAX_INT_BITS = 100_000  # bits of an integer built with * or **
+MAX_WIDTH = 1_000  # padding and format widths
+MAX_DATE_FORMAT = 64
+
+SEARCH_KEY = "search"  # context key whose precomputed results become the search() function
+NOW_KEY = "now"
+DEFAULT_SEARCH_K = 3
+SEARCH_NOTE = (
+    'search() needs its words written in the template in quotes, like search("vetting", 3): '
+    "the results are looked up before the template runs"
+)
+
+
+class TemplateRejected(UserInputError):
+    """The template cannot be saved or rendered; ``reason`` says why, for its author."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}" if line else reason)
+
+
+class TemplateTimeout(TemplateRejected):
+    """The render ran past the time limit and its worker was killed."""
+
+
+_OPENERS = {"lparen": "rparen", "lbracket": "rbracket", "lbrace": "rbrace"}
+_LEXING_ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+
+
+def template_tokens(source: str) -> list[jinja2.lexer.Token]:
+    """The template's tokens (tag and expression parts; text between tags is one token)."""
+    return list(get_lexer(_LEXING_ENV).tokenize(source))
+
+
+def precheck(source: str) -> None:
+    """Refuse what is too big or too deeply nested before any worker parses it."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateRejected(
+            f"the template is {len(source):,} characters long; the limit is "
+            f"{MAX_SOURCE_CHARS:,}"
+        )
+    if not source.strip():
+        raise TemplateRejected("the template is empty")
+    try:
+        tokens = template_tokens(source)
+    except TemplateSyntaxError as err:
+        raise TemplateRejected(err.message or "syntax error", err.lineno) from None
+    except (ValueError, RecursionError):
+        return  # the worker will report it with its line
+    depth = 0
+    for token in tokens:
+        if token.type in _OPENERS:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise TemplateRejected(
+                    f"brackets are nested more than {MAX_NESTING} deep", token.lineno
+                )
+        elif token.type in _OPENERS.values():
+            depth = max(0, depth - 1)
+
+
+def search_key(words: str, k: int) -> str:
+    """How precomputed search results are keyed, the same in the parent and the worker."""
+    return f"{k}|{' '.join(words.lower().split())}"
