@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from adapters.sqlite_store import SqliteStore
 from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
@@ -229,6 +230,26 @@ async def test_edit_history_and_rollback_keep_every_version(app: Services) -> No
     assert "not a version number" in await refused(app, "/template rollback card latest")
     versions = await store_of(app).template_history(GROUP.key, "card")
     assert [v.source for v in versions] == ["First", "Second", "First"]
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", "9223372036854775808", "9" * 5_000])
+async def test_a_huge_version_number_is_no_such_version(
+    app: Services, tmp_path: Path, number: str
+) -> None:
+    sqlite = await SqliteStore.open(tmp_path / "bot.db")
+    try:
+        app = replace(app, store=sqlite)
+        await say(app, "/template add card First")
+        for command in ("show", "rollback"):
+            said = await refused(app, f"/template {command} card {number}")
+            assert "has no version" in said or "not a version number" in said
+            assert len(said) < 200
+        assert "“card” has no version 99999999999999999999…" in await refused(
+            app, "/template show card 99999999999999999999999"
+        )
+        assert "not a version number" in await refused(app, "/template show card ²")
+    finally:
+        await sqlite.close()
 
 
 async def test_edit_is_checked_too(app: Services) -> None:

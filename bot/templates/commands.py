@@ -37,7 +37,10 @@ MAX_NAME = 32
 MAX_TEMPLATES = 20  # per chat
 NEW_DOCUMENTS_WINDOW = timedelta(days=7)  # "new" for a chat without a digest yet
 DEFAULT_NAME = "default"  # /template use default: back to the built-in digest
+MAX_VERSION = 2**62  # versions count up from 1; a larger number names none
+MAX_VERSION_DIGITS = 1_000
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_DIGITS = re.compile(r"[0-9]+")
 _FIRST_WORD = re.compile(r"^\s*(\S+)(?:[ \t]*\n|[ \t]+|$)(.*)$", re.DOTALL)
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -170,12 +173,15 @@ async def _checked(env: _Env, name: str, source: str, verb: str = "saved") -> No
 
 
 async def _existing(env: _Env, name: str, version: int | None = None) -> TemplateVersion:
-    found = await env.store.get_template(env.chat_key, name, version)
-    if found is not None:
-        return found
+    # A number past any version saved is not looked up: SQLite's integers stop at 2**63.
+    if version is None or version <= MAX_VERSION:
+        found = await env.store.get_template(env.chat_key, name, version)
+        if found is not None:
+            return found
     if version is not None and await env.store.get_template(env.chat_key, name) is not None:
         raise UserInputError(
-            f"Template “{name}” has no version {version}. /template history {name} lists them."
+            f"Template “{name}” has no version {_clipped(str(version))}. "
+            f"/template history {name} lists them."
         )
     names = [t.name for t in await env.store.list_templates(env.chat_key)]
     close = difflib.get_close_matches(name, names, n=1)
@@ -365,11 +371,18 @@ def _version(raw: str, name: str, required: bool) -> int | None:
                 f"/template history {name} lists them."
             )
         return None
-    if not token.isdigit() or int(token) < 1:
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), and few enough of
+    # them for int() (which refuses more than 4,300 digits).
+    if not _DIGITS.fullmatch(token) or len(token) > MAX_VERSION_DIGITS or int(token) < 1:
         raise UserInputError(
-            f"“{raw.strip()[:20]}” is not a version number. /template history {name} lists them."
+            f"“{_clipped(raw.strip())}” is not a version number. "
+            f"/template history {name} lists them."
         )
     return int(token)
+
+
+def _clipped(text: str, limit: int = 20) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 async def _render_for_chat(env: _Env, found: TemplateVersion) -> tuple[Line, ...]:
