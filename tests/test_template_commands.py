@@ -135,7 +135,6 @@ async def test_syntax_error_is_refused_with_its_line_and_nothing_saved(app: Serv
     ("source", "reason"),
     [
         ("{{ findings[0].nope }}", "has no attribute 'nope'"),
-        ("{% for i in range(100000) %}words {% endfor %}", "longer than 16,000 characters"),
         ("x" * 8_001, "the limit is 8,000"),
         ("{{ ''.__class__ }}", "not allowed"),
         ("{% include 'digest.j2' %}", "not available in chat templates"),
@@ -150,6 +149,14 @@ async def test_a_template_that_fails_on_sample_data_is_refused_saying_why(
     assert "was not saved" in message
     assert reason in message
     assert await store_of(app).get_template(GROUP.key, "broken") is None
+
+
+async def test_long_output_is_cut_off_with_a_marker(app: Services) -> None:
+    await say(app, "/template add long {% for i in range(100000) %}words {% endfor %}")
+    shown = await say(app, "/briefing long", sender=READER)
+    assert shown.startswith("words words")
+    assert shown.endswith("… (cut off at 16,000 characters)")
+    assert len(shown) == 16_000 + len("\n… (cut off at 16,000 characters)")
 
 
 async def test_a_template_that_overruns_is_refused(app: Services) -> None:

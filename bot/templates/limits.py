@@ -12,6 +12,8 @@ from bot.errors import UserInputError
 
 MAX_SOURCE_CHARS = 8_000
 MAX_OUTPUT_CHARS = 16_000
+CUT_OFF_NOTE = "\n… (cut off at {limit:,} characters)"
+_LONGEST_ENTITY = 10  # "&#x1F600;" and the like: autoescape writes far shorter ones
 MAX_NESTING = 32
 RENDER_TIMEOUT = 2.0  # seconds per render, parsing included
 MEMORY_LIMIT = 256 * 1024 * 1024  # bytes of address space per worker
@@ -79,6 +81,20 @@ def precheck(source: str) -> None:
                 )
         elif token.type in _OPENERS.values():
             depth = max(0, depth - 1)
+
+
+def cut_off(markup: str, limit: int) -> str:
+    """Output past ``limit`` characters cut off there, saying so.
+
+    A tag or an entity cut in half would show as text, so the cut moves back before it.
+    """
+    head = markup[:limit]
+    if head.rfind("<") > head.rfind(">"):
+        head = head[: head.rfind("<")]
+    amp = head.rfind("&")
+    if amp != -1 and len(head) - amp <= _LONGEST_ENTITY and ";" not in head[amp:]:
+        head = head[:amp]
+    return head + CUT_OFF_NOTE.format(limit=limit)
 
 
 def search_key(words: str, k: int) -> str:

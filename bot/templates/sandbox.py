@@ -9,7 +9,7 @@ held by several layers, each enough for a class of attack:
 - ``include``, ``import`` and ``extends`` are refused when the template is compiled: a chat
   template reaches no other template, neither another chat's nor a built-in one.
 - Sizes are capped: the source (8,000 characters), bracket nesting (32 levels), the output
-  (16,000 characters: generation stops there), and the operations that build huge values in
+  (cut off at 16,000 characters, saying so), and the operations that build huge values in
   one step (``*`` repetition, ``**``, ``%`` and ``format`` widths, ``ljust`` and friends).
 - Rendering (parsing and compiling included) happens in worker processes started from a fresh
   interpreter in isolated mode (``-I``) with an empty environment, so no token or setting is

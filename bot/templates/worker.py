@@ -39,6 +39,7 @@ from bot.templates.limits import (
     NOW_KEY,
     SEARCH_KEY,
     SEARCH_NOTE,
+    cut_off,
     search_key,
 )
 from bot.templates.wire import HEADER, encode_lines
@@ -47,10 +48,6 @@ _FLUSH_INTERVAL = 0.01  # seconds between a worker's progress reports
 
 class _Refused(SecurityError):
     """A limit of ours (as opposed to one of Jinja's own sandbox rules)."""
-
-
-class _OutputTooLong(Exception):
-    pass
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -276,10 +273,10 @@ def _render_one(template: jinja2.Template, context: dict[str, Any], limit: int) 
     chunks = template.generate(context)
     try:
         for chunk in chunks:
+            parts.append(chunk)
             size += len(chunk)
             if size > limit:
-                raise _OutputTooLong()
-            parts.append(chunk)
+                return cut_off("".join(parts), limit)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -297,7 +294,7 @@ def _template_line(err: BaseException) -> int | None:
     return line
 
 
-def _describe(err: BaseException, limit: int) -> dict[str, Any]:
+def _describe(err: BaseException) -> dict[str, Any]:
     """What the author is told: a kind, a short reason, the template line if known."""
     if isinstance(err, TemplateSyntaxError):
         message = _short(err.message or "syntax error")
@@ -310,8 +307,6 @@ def _describe(err: BaseException, limit: int) -> dict[str, Any]:
     elif isinstance(err, SyntaxError):
         # Python refused the code Jinja made: its line numbers are not the template's.
         kind, message, line = "recursion", "blocks are nested too deeply", None
-    elif isinstance(err, _OutputTooLong):
-        kind, message = "output", f"the output is longer than {limit:,} characters"
     elif isinstance(err, SecurityError):
         kind, message = "security", f"not allowed: {_short(_text(err))}"
     elif isinstance(err, jinja2.UndefinedError):
@@ -418,7 +413,7 @@ def _serve(
     try:
         template = compiled.get(str(request.get("source", "")))
     except Exception as err:
-        _write(replies, {"ok": False, **_describe(err, limit)})
+        _write(replies, {"ok": False, **_describe(err)})
         return
     as_lines = request.get("lines") is True
     done: list[Any] = []
@@ -434,7 +429,7 @@ def _serve(
         except Exception as err:
             if done:
                 _write(replies, {"outs": done})
-            _write(replies, {"ok": False, **_describe(err, limit)})
+            _write(replies, {"ok": False, **_describe(err)})
             return
         if time.monotonic() - flushed >= _FLUSH_INTERVAL:
             _write(replies, {"outs": done})
