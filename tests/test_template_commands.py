@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -368,6 +369,44 @@ async def test_search_results_come_from_the_index(app: Services) -> None:
     assert found.count("[") == 2
     assert "fridge" in found.lower()
     assert "in quotes" in await refused(app, "/template add computed {{ search(alerts[0]) }}")
+
+
+class CountingIndex:
+    """The real index, counting the searches asked of it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.queries: list[str] = []
+
+    def search(self, query: str, k: int = 5) -> Any:
+        self.queries.append(query)
+        return self.inner.search(query, k)
+
+
+GIBBERISH = " ".join(f"zq{i}xv" for i in range(12))
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (f'{{{{ search("{GIBBERISH}") }}}}' + "x" * 8_000, "the limit is 8,000"),
+        (f'{{{{ search("{GIBBERISH}") }}}}' + "{{ (" * 40, "nested more than 32"),
+        (f'{{{{ search("{GIBBERISH}") }}}}\n{{{{ $ }}}}', "line 2: unexpected char"),
+        ("".join(f'{{{{ search("{w}") }}}}' for w in GIBBERISH.split()), "the limit is 8"),
+        (f'{{{{ search("{GIBBERISH} more") }}}}', "up to 12 words"),
+        (f'{{{{ search("{"z" * 121}") }}}}', "120 characters"),
+    ],
+)
+async def test_a_refused_template_searches_nothing(
+    app: Services, source: str, reason: str
+) -> None:
+    index = CountingIndex(app.index)
+    app = replace(app, index=index)  # type: ignore[arg-type]
+    message = await refused(app, f"/template add big {source}")
+    assert reason in message and "was not saved" in message
+    assert index.queries == []
+    await say(app, '/template add small {{ search("vetting")|length }}')
+    assert index.queries == ["vetting"]
 
 
 # -- help, errors, the digest seam -----------------------------------------------------------

@@ -20,13 +20,22 @@ from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Line, Reply, Span, text_reply
 from bot.services import Services
-from bot.templates.context import MAX_SEARCH_K, DocumentLike, TemplateContexts, chat_data, zone
+from bot.templates.context import (
+    MAX_SEARCH_K,
+    MAX_SEARCH_WORDS,
+    DocumentLike,
+    TemplateContexts,
+    chat_data,
+    search_calls,
+    zone,
+)
 from bot.templates.limits import (
     MAX_OUTPUT_CHARS,
     MAX_SOURCE_CHARS,
     MEMORY_LIMIT,
     RENDER_TIMEOUT,
     TemplateRejected,
+    precheck,
 )
 from bot.templates.sandbox import TemplateSandbox
 
@@ -165,8 +174,12 @@ async def _checked(env: _Env, name: str, source: str, verb: str = "saved") -> No
             f"Template “{name}” has no text. Put it after the name, on the same line or on "
             f"the next lines: /template add {name} Hello {{{{ now.weekday }}}}"
         )
-    sample = env.contexts.sample(await chat_context(env))
     try:
+        # Size, nesting, syntax and the searches' count and length first: nothing is
+        # searched, nor sent to a worker, for a template that is refused anyway.
+        precheck(source)
+        search_calls(source)
+        sample = env.contexts.sample(await chat_context(env))
         await _render(env, source, sample)
     except TemplateRejected as err:
         raise UserInputError(f"Template “{name}” was not {verb}: {err}") from None
@@ -399,6 +412,7 @@ def help_reply(ctx: Context) -> Reply:
         example=views.source("template_example.j2"),
         max_name=MAX_NAME,
         max_k=MAX_SEARCH_K,
+        max_search_words=MAX_SEARCH_WORDS,
         max_source=f"{MAX_SOURCE_CHARS:,}",
         max_output=f"{MAX_OUTPUT_CHARS:,}",
         timeout=f"{RENDER_TIMEOUT:g}",

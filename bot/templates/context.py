@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 
 MAX_SEARCHES = 8  # distinct search() calls a template may make
 MAX_SEARCH_K = 10
+# A briefing's topic is a few words; more would only make saving a template search (and
+# spell-correct) on the bot's event loop for longer.
+MAX_SEARCH_WORDS = 12
+MAX_SEARCH_CHARS = 120
 _SEARCH_CACHE = 256
 _COMMON_CACHE = 128
 
@@ -186,8 +190,9 @@ def chat_data(
 def search_calls(source: str) -> list[SearchCall]:
     """The distinct literal ``search(...)`` calls in a template, in order.
 
-    Raises :class:`TemplateRejected` for more than :data:`MAX_SEARCHES` of them or a ``k``
-    out of range. Calls with computed arguments are left out (they fail when rendered).
+    Raises :class:`TemplateRejected` for more than :data:`MAX_SEARCHES` of them, a ``k``
+    out of range, or words past :data:`MAX_SEARCH_WORDS` (or :data:`MAX_SEARCH_CHARS`).
+    Calls with computed arguments are left out (they fail when rendered).
     """
     try:
         tokens = template_tokens(source)
@@ -202,6 +207,7 @@ def search_calls(source: str) -> list[SearchCall]:
         call = _literal_call(tokens, i + 1, token.lineno)
         if call is not None:
             _check_k(call)
+            _check_words(call)
             found.setdefault(call.key, call)
     if len(found) > MAX_SEARCHES:
         raise TemplateRejected(
@@ -253,6 +259,15 @@ def _check_k(call: SearchCall) -> None:
     if not 1 <= call.k <= MAX_SEARCH_K:
         raise TemplateRejected(
             f"search() returns 1 to {MAX_SEARCH_K} passages; k={call.k} is out of range",
+            call.line,
+        )
+
+
+def _check_words(call: SearchCall) -> None:
+    if len(call.words) > MAX_SEARCH_CHARS or len(call.words.split()) > MAX_SEARCH_WORDS:
+        raise TemplateRejected(
+            f"search() takes up to {MAX_SEARCH_WORDS} words ({MAX_SEARCH_CHARS} characters): "
+            "name a topic, like search(\"vetting\")",
             call.line,
         )
 
