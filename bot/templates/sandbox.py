@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +56,8 @@ _PASSED_CACHE = 256
 _WORKER_ENV = {"LC_ALL": "C.UTF-8"}  # nothing from the bot's environment
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from bot.templates.worker import worker_main; worker_main(int(sys.argv[2]))"
+    "from bot.templates.worker import worker_main; "
+    "worker_main(*map(int, sys.argv[2:5]), kernel_watch=sys.argv[5] == '1')"
 )
 
 
@@ -189,14 +192,23 @@ class TemplateSandbox:
         memory_limit: int = MEMORY_LIMIT,
         max_output: int = MAX_OUTPUT_CHARS,
         python: str | None = None,
+        cpu_limit: int | None = None,
+        kernel_watch: bool = True,
     ) -> None:
+        """``cpu_limit``: CPU seconds a worker allows itself per render (default: the time
+        limit, rounded up), in case the bot is gone and cannot kill it. ``kernel_watch``
+        False (for tests) leaves a worker only the portable watch for the bot's death."""
         if workers < 1:
             raise ValueError("the sandbox needs at least one worker")
         self.timeout = timeout
         self.memory_limit = memory_limit
         self.max_output = max_output
-        root = str(Path(__file__).resolve().parent.parent)
-        command = [python or sys.executable, "-I", "-c", _BOOT, root, str(memory_limit)]
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding bot/
+        cpu = cpu_limit if cpu_limit is not None else math.ceil(timeout)
+        command = [
+            *(python or sys.executable, "-I", "-c", _BOOT, root),
+            *(str(memory_limit), str(cpu), str(os.getpid()), "1" if kernel_watch else "0"),
+        ]
         self._workers = [_Worker(command) for _ in range(workers)]
         self._idle: asyncio.Queue[_Worker] | None = None
         self._restarts: set[asyncio.Task[None]] = set()

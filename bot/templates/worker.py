@@ -8,7 +8,6 @@ the bot but :mod:`bot.templates.limits`, :mod:`bot.templates.wire` and :mod:`bot
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from jinja2.runtime import Context as JinjaContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot import richtext
+from bot.templates.confine import arm_cpu_limit, die_with_parent, limit_resources
 from bot.templates.limits import (
     DEFAULT_SEARCH_K,
     MAX_DATE_FORMAT,
@@ -327,16 +327,6 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _limit_resources(memory_bytes: int) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
 def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     data = b""
     while len(data) < size:
@@ -377,9 +367,14 @@ def _private_pipes() -> tuple[IO[bytes], IO[bytes]]:
     return requests, replies
 
 
-def worker_main(memory_bytes: int) -> None:
-    """The worker's loop: one request in, one reply per render out, until stdin closes."""
-    _limit_resources(memory_bytes)
+def worker_main(memory_bytes: int, cpu_seconds: int, parent: int, kernel_watch: bool) -> None:
+    """The worker's loop: one request in, one reply per render out, until stdin closes.
+
+    ``parent`` is the bot's process id: the worker ends when the bot does (see
+    :mod:`bot.templates.confine`); ``kernel_watch`` False leaves only the portable watch.
+    """
+    die_with_parent(parent, kernel=kernel_watch)
+    limit_resources(memory_bytes)
     warnings.simplefilter("ignore")  # compiling odd templates must not write to the bot's log
     requests, replies = _private_pipes()
     compiled = _Compiled(make_environment())
@@ -394,7 +389,7 @@ def worker_main(memory_bytes: int) -> None:
             _write(replies, {"ok": False, "kind": "error", "message": "shared data missing"})
             continue
         base = {**(shared if key is not None else {}), **request.get("common", {})}
-        _serve(request, compiled, base, replies)
+        _serve(request, compiled, base, replies, cpu_seconds)
 
 
 def _serve(
@@ -402,6 +397,7 @@ def _serve(
     compiled: _Compiled,
     base: Mapping[str, Any],
     replies: IO[bytes],
+    cpu_seconds: int,
 ) -> None:
     """Render each context; replies carry the outputs done so far, at most every 10 ms.
 
@@ -411,6 +407,7 @@ def _serve(
     """
     limit = int(request.get("max_output") or MAX_OUTPUT_CHARS)
     try:
+        arm_cpu_limit(cpu_seconds)
         template = compiled.get(str(request.get("source", "")))
     except Exception as err:
         _write(replies, {"ok": False, **_describe(err)})
@@ -424,6 +421,7 @@ def _serve(
         if NOW_KEY in context:
             context[NOW_KEY] = _moment(context[NOW_KEY])
         try:
+            arm_cpu_limit(cpu_seconds)
             markup = _render_one(template, context, limit)
             done.append(encode_lines(richtext.parse(markup)) if as_lines else markup)
         except Exception as err:
