@@ -129,6 +129,10 @@ async def _run(
         await _until(stop, [_watch(p) for p in platforms.values()])
     finally:
         stop.set()
+        if services.sandbox is not None:
+            # Template renders still queued fail now (a digest falls back to the built-in)
+            # rather than hold the stop up for as long as the queue is.
+            await services.sandbox.close()
         if scheduler_task is not None:
             await scheduler_task
         for platform in reversed(started):

@@ -20,6 +20,7 @@ from bot.templates.limits import (
     MAX_SOURCE_CHARS,
     MEMORY_LIMIT,
     RENDER_TIMEOUT,
+    SandboxClosed,
     TemplateRejected,
     TemplateTimeout,
 )
@@ -310,7 +311,7 @@ async def test_close_kills_and_reaps_every_worker() -> None:
     await box.close()
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} left behind"
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(SandboxClosed, match="stopping"):
         await box.render("x", {})
 
 

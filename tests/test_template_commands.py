@@ -24,7 +24,7 @@ from bot.store import DocumentRecord, InMemoryStore, text_hash
 from bot.templates.commands import current_contexts, template_commands
 from bot.templates.context import TemplateContexts, search_calls
 from bot.templates.digest_render import make_render_custom
-from bot.templates.limits import TemplateRejected
+from bot.templates.limits import TemplateOutOfTime, TemplateRejected
 from bot.templates.sandbox import TemplateSandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -56,7 +56,7 @@ class FixedClock:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def sandbox() -> AsyncIterator[TemplateSandbox]:
-    box = TemplateSandbox()
+    box = TemplateSandbox(chat_seconds=1_000)  # these tests share chats; one test is below
     await box.start()
     try:
         yield box
@@ -436,6 +436,21 @@ async def test_without_a_store_or_sandbox_the_answer_says_so(app: Services) -> N
     assert "switched off" in await refused(app, "/briefing x")
 
 
+async def test_a_chat_past_its_share_of_the_renderer_is_told_to_wait(app: Services) -> None:
+    box = TemplateSandbox(workers=1, chat_seconds=0.1)
+    app = replace(app, sandbox=box)
+    try:
+        slow = "{% for i in range(6000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}ok"
+        await say(app, f"/template add slow {slow}")  # the check on saving is charged too
+        said = await refused(app, "/briefing slow", sender=READER)
+        assert "This chat's templates have used their share of the renderer" in said
+        assert re.search(r"try again in \d+ seconds", said)
+        await say(app, "/template add quick {{ 6 * 7 }}", chat=OTHER)
+        assert await say(app, "/briefing quick", sender=READER, chat=OTHER) == "42"
+    finally:
+        await box.close()
+
+
 async def test_render_custom_renders_a_digest_template(
     app: Services, sandbox: TemplateSandbox
 ) -> None:
@@ -470,6 +485,26 @@ async def test_render_custom_batches_concurrent_calls_and_keeps_failures_apart(
     assert not isinstance(first, BaseException) and first[0][0].text == "12 for a"
     assert isinstance(second, TemplateRejected) and "ZeroDivisionError" in str(second)
     assert not isinstance(third, BaseException) and third[0][0].text == "6 for b+c"
+
+
+async def test_a_digest_pass_gives_up_on_templates_when_its_time_is_up(
+    app: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = TemplateSandbox(workers=1)
+    contexts = TemplateContexts(app.corpus, app.index)
+    render = make_render_custom(box, contexts, FixedClock(T0), pass_budget=0.5)
+    slow = "{% for i in range(6000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"
+    try:
+        results = await asyncio.gather(
+            *(render(f"{slow}chat {i}", {}) for i in range(10)), return_exceptions=True
+        )
+    finally:
+        await box.close()
+    rendered = [r for r in results if not isinstance(r, BaseException)]
+    skipped = [r for r in results if isinstance(r, TemplateOutOfTime)]
+    assert rendered and skipped and len(rendered) + len(skipped) == 10
+    assert all("ran out of time" in str(r) for r in skipped)
+    assert f"ran out; {len(skipped)} chats get the built-in digest" in caplog.text
 
 
 async def test_render_custom_follows_the_services_corpus(

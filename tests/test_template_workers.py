@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.templates.limits import TemplateRejected, TemplateTimeout
+from bot.templates.limits import (
+    SandboxClosed,
+    TemplateBusy,
+    TemplateOutOfTime,
+    TemplateRejected,
+    TemplateTimeout,
+)
 from bot.templates.sandbox import TemplateSandbox
 
 LOOPING = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
@@ -83,3 +89,99 @@ async def test_busy_workers_end_when_the_bot_is_killed(
         for pid in pids:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- sharing the workers between chats ---------------------------------------------------------
+
+# About 0.3 s of a worker's time (more on a busy machine); ``n`` scales it.
+SLOW = "{% for i in range(n) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{{ who }}"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_hammering_chat_delays_another_by_one_render_at_most() -> None:
+    box = TemplateSandbox(workers=1)
+    finished: list[str] = []
+
+    async def render(chat: str, label: str) -> None:
+        await box.render(SLOW, {"n": 6000, "who": label}, chat=chat)
+        finished.append(label)
+
+    try:
+        await box.start()
+        first = asyncio.create_task(render("A", "A1"))
+        second = asyncio.create_task(render("A", "A2"))
+        await asyncio.sleep(0)  # both of A's renders are in: one rendering, one waiting
+        with pytest.raises(TemplateBusy, match="already has 2 templates rendering"):
+            await box.render(SLOW, {"n": 1, "who": "A3"}, chat="A")
+        other = asyncio.create_task(render("B", "B1"))
+        await asyncio.gather(first, second, other)
+        # B asked last, but waited for A's render under way only, not for A's queue.
+        assert finished == ["A1", "B1", "A2"]
+    finally:
+        await box.close()
+
+
+async def test_a_chat_past_its_share_is_told_to_wait_and_others_are_not() -> None:
+    clock = FakeClock()
+    box = TemplateSandbox(workers=1, chat_seconds=0.2, budget_window=60, clock=clock)
+    try:
+        assert await box.render(SLOW, {"n": 6000, "who": "A"}, chat="A") == "A"
+        with pytest.raises(TemplateBusy) as caught:
+            await box.render(SLOW, {"n": 1, "who": "A"}, chat="A")
+        said = str(caught.value)
+        assert "used their share" in said and "0.2 seconds of work every 60 seconds" in said
+        wait = int(said.split("try again in ")[1].split()[0])
+        assert 1 <= wait <= 60 * 20  # a render of at most 4 s overdraws by 20 windows at most
+        assert await box.render(SLOW, {"n": 1, "who": "B"}, chat="B") == "B"
+        clock.now += wait
+        assert await box.render(SLOW, {"n": 1, "who": "A"}, chat="A") == "A"
+    finally:
+        await box.close()
+
+
+async def test_a_long_batch_takes_turns_with_a_chat() -> None:
+    box = TemplateSandbox(workers=1)
+    try:
+        await box.start()
+        batch = asyncio.create_task(
+            box.render_many(SLOW, [{"n": 3000, "who": str(i)} for i in range(40)])
+        )
+        await asyncio.sleep(0.05)  # the batch has the only worker
+        assert await box.render("{{ 1 + 1 }}", {}, chat="B") == "2"
+        assert not batch.done()  # B got its turn in the middle of the batch
+        assert await batch == [str(i) for i in range(40)]
+    finally:
+        await box.close()
+
+
+async def test_a_render_past_the_deadline_is_not_started() -> None:
+    clock = FakeClock()
+    box = TemplateSandbox(workers=1, clock=clock)
+    try:
+        contexts = [{"n": 1, "who": str(i)} for i in range(3)]
+        assert await box.render_many(SLOW, contexts, deadline=clock.now + 1) == ["0", "1", "2"]
+        with pytest.raises(TemplateOutOfTime) as caught:
+            await box.render_many(SLOW, contexts, deadline=clock.now)
+        assert caught.value.outputs == [None, None, None]
+    finally:
+        await box.close()
+
+
+async def test_closing_fails_queued_renders_at_once() -> None:
+    box = TemplateSandbox(workers=1)
+    await box.start()
+    renders = [
+        asyncio.create_task(box.render(LOOPING, {}, chat=chat)) for chat in ("A", "B", "C")
+    ]
+    await asyncio.sleep(0.05)  # A is rendering, B and C are waiting for the worker
+    await box.close()
+    results = await asyncio.gather(*renders, return_exceptions=True)
+    assert all(isinstance(r, SandboxClosed) for r in results), results
+    assert "stopping" in str(results[0])

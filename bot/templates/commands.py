@@ -163,7 +163,11 @@ async def chat_context(env: _Env) -> dict[str, Any]:
 
 async def _render(env: _Env, source: str, chat: Mapping[str, Any]) -> tuple[Line, ...]:
     return await env.sandbox.render_lines(
-        source, chat, shared=env.contexts.shared, common=env.contexts.common(source)
+        source,
+        chat,
+        shared=env.contexts.shared,
+        common=env.contexts.common(source),
+        chat=env.chat_key,
     )
 
 

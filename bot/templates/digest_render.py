@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,10 @@ from typing import Any
 from bot.messages import Line
 from bot.ports import Clock, SystemClock
 from bot.templates.context import DocumentLike, TemplateContexts, chat_data
-from bot.templates.limits import TemplateRejected, TemplateTimeout
+from bot.templates.limits import PASS_BUDGET, TemplateOutOfTime, TemplateRejected, TemplateTimeout
 from bot.templates.sandbox import TemplateSandbox
+
+log = logging.getLogger(__name__)
 
 RenderCustom = Callable[[str, Mapping[str, Any]], Awaitable[tuple[Line, ...]]]
 
@@ -26,6 +29,7 @@ def make_render_custom(
     sandbox: TemplateSandbox,
     contexts: TemplateContexts | Callable[[], TemplateContexts],
     clock: Clock | None = None,
+    pass_budget: float = PASS_BUDGET,
 ) -> RenderCustom:
     """What the digest calls to render a chat's chosen template (``bot.digest.RenderCustom``).
 
@@ -38,9 +42,15 @@ def make_render_custom(
     The template gets the documented context, no more. Returns styled lines; raises
     :class:`TemplateRejected` (with the reason) if the template fails, so the digest can
     fall back to its built-in format.
+
+    The calls a digest pass makes together share ``pass_budget`` seconds of rendering:
+    renders not started by then fail with :class:`TemplateOutOfTime` (those chats get the
+    built-in digest), and one log line says how many there were.
     """
     now_of = clock or SystemClock()
-    batcher = _Batcher(sandbox, contexts if callable(contexts) else lambda: contexts)
+    batcher = _Batcher(
+        sandbox, contexts if callable(contexts) else lambda: contexts, pass_budget
+    )
 
     async def render_custom(source: str, context: Mapping[str, Any]) -> tuple[Line, ...]:
         chat = chat_data(
@@ -61,15 +71,20 @@ class _Batcher:
     grouped by source and sent with ``render_lines_many``, which costs one request per few
     hundred chats instead of one each. If a batch is refused, its chats are rendered one by
     one so each gets its own answer; a batch that overran fails as a whole (rendering a
-    looping template again per chat would cost each of them the full time limit).
+    looping template again per chat would cost each of them the full time limit). The
+    calls flushed together are one digest pass, with one deadline.
     """
 
     def __init__(
-        self, sandbox: TemplateSandbox, contexts: Callable[[], TemplateContexts]
+        self,
+        sandbox: TemplateSandbox,
+        contexts: Callable[[], TemplateContexts],
+        pass_budget: float,
     ) -> None:
         self._sandbox = sandbox
         self._contexts = contexts
-        self._waiting: dict[str, list[tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]]] = {}
+        self._pass_budget = pass_budget
+        self._waiting: dict[str, list[_Waiting]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def render(self, source: str, chat: dict[str, Any]) -> tuple[Line, ...]:
@@ -82,16 +97,23 @@ class _Batcher:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting, self._waiting = self._waiting, {}
+        run = _Pass(self._sandbox.clock() + self._pass_budget, self._pass_budget, len(waiting))
         for source, items in waiting.items():
-            task = loop.create_task(self._run(source, items))
+            task = loop.create_task(self._run(source, items, run))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(run.task_done)
 
-    async def _run(
-        self, source: str, items: list[tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]]
-    ) -> None:
+    async def _run(self, source: str, items: list[_Waiting], run: _Pass) -> None:
         try:
-            outputs = await self._render_many(source, [chat for chat, _ in items])
+            outputs = await self._render_many(source, [chat for chat, _ in items], run.deadline)
+        except TemplateOutOfTime as err:
+            for (_, future), output in zip(items, err.outputs, strict=True):
+                if output is None:
+                    run.skipped += 1
+                    _settle(future, error=err)
+                else:
+                    _settle(future, result=output)
         except TemplateTimeout as err:
             for _, future in items:
                 _settle(future, error=err)
@@ -99,7 +121,7 @@ class _Batcher:
             if len(items) == 1:
                 _settle(items[0][1], error=err)
             else:
-                await asyncio.gather(*(self._run(source, [item]) for item in items))
+                await asyncio.gather(*(self._run(source, [item], run) for item in items))
         except Exception as err:  # the sandbox is closed or broken: every caller hears it
             for _, future in items:
                 _settle(future, error=err)
@@ -108,12 +130,39 @@ class _Batcher:
                 _settle(future, result=output)
 
     async def _render_many(
-        self, source: str, chats: list[dict[str, Any]]
+        self, source: str, chats: list[dict[str, Any]], deadline: float
     ) -> list[tuple[Line, ...]]:
         contexts = self._contexts()
         return await self._sandbox.render_lines_many(
-            source, chats, shared=contexts.shared, common=contexts.common(source)
+            source,
+            chats,
+            shared=contexts.shared,
+            common=contexts.common(source),
+            deadline=deadline,
         )
+
+
+_Waiting = tuple[dict[str, Any], asyncio.Future[tuple[Line, ...]]]
+
+
+@dataclass
+class _Pass:
+    """The renders one digest pass asked for together: their deadline, and what it cost."""
+
+    deadline: float
+    budget: float
+    tasks_left: int
+    skipped: int = 0
+
+    def task_done(self, _: object) -> None:
+        self.tasks_left -= 1
+        if self.tasks_left == 0 and self.skipped:
+            log.warning(
+                "digest pass: the %gs for chats' own templates ran out; %d chats get the "
+                "built-in digest this time",
+                self.budget,
+                self.skipped,
+            )
 
 
 def _settle(

@@ -3,6 +3,9 @@ words are searched or a worker parses it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import jinja2
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.lexer import get_lexer
@@ -19,6 +22,13 @@ RENDER_TIMEOUT = 2.0  # seconds per render, parsing included
 MEMORY_LIMIT = 256 * 1024 * 1024  # bytes of address space per worker
 WORKERS = 2
 BATCH_SIZE = 250  # renders per request: amortises IPC, lets other chats in between batches
+SLICE = 1.0  # seconds a worker spends on one request's renders before others get a turn
+
+# A chat's fair share of the workers (renders it asks for: /briefing, previews, checks on save)
+MAX_PENDING_PER_CHAT = 2  # renders rendering or waiting; one more is refused at once
+CHAT_RENDER_SECONDS = 10.0  # worker seconds a chat may use in a burst, and each
+CHAT_BUDGET_WINDOW = 60.0  # this many seconds after that
+PASS_BUDGET = 20.0  # seconds a digest pass may spend on chats' templates; the rest get the built-in
 
 MAX_REPEAT = 100_000  # items a string or list may be repeated to in one step
 MAX_INT_BITS = 100_000  # bits of an integer built with * or **
@@ -45,6 +55,30 @@ class TemplateRejected(UserInputError):
 
 class TemplateTimeout(TemplateRejected):
     """The render ran past the time limit and its worker was killed."""
+
+
+class TemplateOutOfTime(TemplateRejected):
+    """A digest pass ran out of time before these renders started.
+
+    ``outputs`` has one entry per context asked for: the output of those rendered in time,
+    None for the others.
+    """
+
+    def __init__(self, reason: str, outputs: Sequence[Any]) -> None:
+        super().__init__(reason)
+        self.outputs = list(outputs)
+
+
+class TemplateBusy(UserInputError):
+    """This chat has used its share of the template workers for now; it should wait."""
+
+
+class SandboxClosed(UserInputError):
+    """The sandbox is closed (the bot is stopping): nothing more is rendered."""
+
+    def __init__(self) -> None:
+        super().__init__("The bot is stopping, so templates are not rendered now; try again "
+                         "in a minute.")
 
 
 _OPENERS = {"lparen": "rparen", "lbracket": "rbracket", "lbrace": "rbrace"}

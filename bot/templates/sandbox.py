@@ -26,34 +26,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.messages import Line
+from bot.templates.fairness import ChatBudget, FairPool
 from bot.templates.limits import (
     BATCH_SIZE,
+    CHAT_BUDGET_WINDOW,
+    CHAT_RENDER_SECONDS,
     MAX_OUTPUT_CHARS,
+    MAX_PENDING_PER_CHAT,
     MEMORY_LIMIT,
     RENDER_TIMEOUT,
+    SLICE,
     WORKERS,
+    SandboxClosed,
+    TemplateBusy,
+    TemplateOutOfTime,
     TemplateRejected,
     TemplateTimeout,
     precheck,
 )
-from bot.templates.wire import HEADER, MAX_FRAME, LineDecoder, WorkerGone
+from bot.templates.process import WorkerProcess
+from bot.templates.wire import LineDecoder, WorkerGone
 
 logger = logging.getLogger(__name__)
 
-_STARTUP_TIMEOUT = 20.0
 _PASSED_CACHE = 256
-_WORKER_ENV = {"LC_ALL": "C.UTF-8"}  # nothing from the bot's environment
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from bot.templates.worker import worker_main; "
@@ -79,100 +86,8 @@ class _Request:
     shared: SharedData | None
     common: Mapping[str, Any] | None
     lines: LineDecoder | None  # set: the worker parses the markup into styled lines
-
-
-class _Worker:
-    """One worker process and its pipes; used by one request at a time."""
-
-    def __init__(self, command: Sequence[str]) -> None:
-        self._command = tuple(command)
-        self._proc: asyncio.subprocess.Process | None = None
-        self._start_lock = asyncio.Lock()
-        self.shared_key: str | None = None
-        self.starts = 0
-        self.retired = False  # the sandbox closed: never start again
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None
-
-    async def ensure_running(self) -> None:
-        async with self._start_lock:
-            if self.retired:
-                raise RuntimeError("the template sandbox is closed")
-            if self.alive:
-                return
-            await self._kill()
-            self._proc = await asyncio.create_subprocess_exec(
-                *self._command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=_WORKER_ENV,
-                cwd="/",
-                close_fds=True,
-            )
-            self.starts += 1
-            try:
-                hello = await asyncio.wait_for(self._read(), _STARTUP_TIMEOUT)
-            except (WorkerGone, TimeoutError):
-                hello = {}
-            if hello.get("ready") is not True:
-                await self._kill()
-                raise RuntimeError("the template worker did not start")
-
-    async def stop(self) -> None:
-        """Kill the process and wait for it; a start under way finishes first."""
-        async with self._start_lock:
-            await self._kill()
-
-    async def retire(self) -> None:
-        self.retired = True
-        await self.stop()
-
-    async def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        self.shared_key = None
-        if proc is None:
-            return
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        await proc.wait()
-
-    async def send(self, message: Mapping[str, Any]) -> None:
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            raise WorkerGone("no worker")
-        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
-        try:
-            proc.stdin.write(HEADER.pack(len(body)) + body)
-            await proc.stdin.drain()
-        except (ConnectionError, RuntimeError) as err:
-            raise WorkerGone(str(err)) from None
-
-    async def receive(self, timeout: float) -> dict[str, Any]:
-        return await asyncio.wait_for(self._read(), timeout)
-
-    async def _read(self) -> dict[str, Any]:
-        proc = self._proc
-        if proc is None or proc.stdout is None:
-            raise WorkerGone("no worker")
-        try:
-            (size,) = HEADER.unpack(await proc.stdout.readexactly(HEADER.size))
-            if size > MAX_FRAME:
-                raise WorkerGone(f"oversized reply ({size} bytes)")
-            message = json.loads(await proc.stdout.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError) as err:
-            raise WorkerGone(str(err)) from None
-        if not isinstance(message, dict):
-            raise WorkerGone("malformed reply")
-        return message
+    chat: str | None = None  # whose render: its share of the workers is checked and charged
+    deadline: float | None = None  # (clock time) no render of it starts after this
 
 
 class TemplateSandbox:
@@ -194,10 +109,17 @@ class TemplateSandbox:
         python: str | None = None,
         cpu_limit: int | None = None,
         kernel_watch: bool = True,
+        chat_seconds: float = CHAT_RENDER_SECONDS,
+        budget_window: float = CHAT_BUDGET_WINDOW,
+        max_pending: int = MAX_PENDING_PER_CHAT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``cpu_limit``: CPU seconds a worker allows itself per render (default: the time
         limit, rounded up), in case the bot is gone and cannot kill it. ``kernel_watch``
-        False (for tests) leaves a worker only the portable watch for the bot's death."""
+        False (for tests) leaves a worker only the portable watch for the bot's death.
+        ``chat_seconds`` of worker time every ``budget_window`` seconds, and ``max_pending``
+        renders at once, are a chat's share; ``clock`` tells the budget's time and deadlines.
+        """
         if workers < 1:
             raise ValueError("the sandbox needs at least one worker")
         self.timeout = timeout
@@ -209,8 +131,12 @@ class TemplateSandbox:
             *(python or sys.executable, "-I", "-c", _BOOT, root),
             *(str(memory_limit), str(cpu), str(os.getpid()), "1" if kernel_watch else "0"),
         ]
-        self._workers = [_Worker(command) for _ in range(workers)]
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._workers = [WorkerProcess(command) for _ in range(workers)]
+        self._pool = FairPool(self._workers)
+        self._budget = ChatBudget(chat_seconds, budget_window)
+        self._max_pending = max_pending
+        self._pending: dict[str, int] = {}
+        self.clock = clock
         self._restarts: set[asyncio.Task[None]] = set()
         self._closed = False
         self._passed: dict[str, None] = {}
@@ -223,8 +149,13 @@ class TemplateSandbox:
         await asyncio.gather(*(w.ensure_running() for w in self._workers))
 
     async def close(self) -> None:
-        """Kill the workers and wait for them; the sandbox cannot be used afterwards."""
+        """Kill the workers and wait for them; the sandbox cannot be used afterwards.
+
+        Renders waiting for a worker, and those under way, fail at once with
+        :class:`SandboxClosed`: closing never waits for the queue.
+        """
         self._closed = True
+        self._pool.fail_waiting(SandboxClosed())
         for task in list(self._restarts):
             task.cancel()
         await asyncio.gather(*self._restarts, return_exceptions=True)
@@ -248,12 +179,13 @@ class TemplateSandbox:
         *,
         shared: SharedData | None = None,
         common: Mapping[str, Any] | None = None,
+        chat: str | None = None,
     ) -> None:
         """Refuse (with :class:`TemplateRejected`) a template that would not render.
 
         Syntax errors come with their line; so do errors met while rendering the sample.
         """
-        await self.render(source, sample_context, shared=shared, common=common)
+        await self.render(source, sample_context, shared=shared, common=common, chat=chat)
 
     async def render(
         self,
@@ -262,9 +194,11 @@ class TemplateSandbox:
         *,
         shared: SharedData | None = None,
         common: Mapping[str, Any] | None = None,
+        chat: str | None = None,
     ) -> str:
         """The template's output for one context (plain data only)."""
-        return (await self.render_many(source, [context], shared=shared, common=common))[0]
+        outputs = await self.render_many(source, [context], shared=shared, common=common, chat=chat)
+        return outputs[0]
 
     async def render_many(
         self,
@@ -273,14 +207,22 @@ class TemplateSandbox:
         *,
         shared: SharedData | None = None,
         common: Mapping[str, Any] | None = None,
+        chat: str | None = None,
+        deadline: float | None = None,
     ) -> list[str]:
         """The template's output for each context, in order.
 
         Each render is given ``shared.data``, then ``common``, then its own context (later
         keys win). The first failing render raises; its message names the failing item.
+
+        ``chat`` names whose renders these are: the chat's share is checked first (a chat
+        past it gets :class:`TemplateBusy`, saying how long to wait) and its worker time
+        charged. Renders without a chat (a digest pass) take their turn as one more chat.
+        Past ``deadline`` (a time of ``clock``) no more of them start:
+        :class:`TemplateOutOfTime` carries the outputs done by then.
         """
-        outputs = await self._render(_Request(source, shared, common, None), contexts)
-        return [str(out) for out in outputs]
+        request = _Request(source, shared, common, None, chat, deadline)
+        return [str(out) for out in await self._render(request, contexts)]
 
     async def render_lines(
         self,
@@ -289,9 +231,12 @@ class TemplateSandbox:
         *,
         shared: SharedData | None = None,
         common: Mapping[str, Any] | None = None,
+        chat: str | None = None,
     ) -> tuple[Line, ...]:
         """Like :meth:`render`, parsed into styled lines (:func:`bot.richtext.parse`)."""
-        [lines] = await self.render_lines_many(source, [context], shared=shared, common=common)
+        [lines] = await self.render_lines_many(
+            source, [context], shared=shared, common=common, chat=chat
+        )
         return lines
 
     async def render_lines_many(
@@ -301,14 +246,16 @@ class TemplateSandbox:
         *,
         shared: SharedData | None = None,
         common: Mapping[str, Any] | None = None,
+        chat: str | None = None,
+        deadline: float | None = None,
     ) -> list[tuple[Line, ...]]:
         """Like :meth:`render_many`, parsed into styled lines.
 
         The workers parse, so a large batch (a digest for thousands of chats) spends that
         time in parallel and off the bot's event loop.
         """
-        outputs = await self._render(_Request(source, shared, common, LineDecoder()), contexts)
-        return [out for out in outputs if isinstance(out, tuple)]
+        request = _Request(source, shared, common, LineDecoder(), chat, deadline)
+        return [out for out in await self._render(request, contexts) if isinstance(out, tuple)]
 
     async def _render(
         self, request: _Request, contexts: Sequence[Mapping[str, Any]]
@@ -318,16 +265,51 @@ class TemplateSandbox:
         if not contexts:
             return []
         batches = [contexts[i : i + BATCH_SIZE] for i in range(0, len(contexts), BATCH_SIZE)]
-        results = await asyncio.gather(
-            *(self._run_batch(request, batch) for batch in batches),
-            return_exceptions=True,
-        )
+        with self._admitted(request.chat):
+            results = await asyncio.gather(
+                *(self._run_batch(request, batch) for batch in batches),
+                return_exceptions=True,
+            )
         outputs: list[Any] = []
+        late: TemplateOutOfTime | None = None
         for result in results:
-            if isinstance(result, BaseException):
+            if isinstance(result, TemplateOutOfTime):
+                late = result
+                outputs.extend(result.outputs)
+            elif isinstance(result, BaseException):
                 raise result
-            outputs.extend(result)
+            else:
+                outputs.extend(result)
+        if late is not None:
+            raise TemplateOutOfTime(late.reason, outputs)
         return outputs
+
+    @contextlib.contextmanager
+    def _admitted(self, chat: str | None) -> Iterator[None]:
+        """A chat's renders, counted while they wait or run; refused past its share."""
+        if chat is None:
+            yield
+            return
+        pending = self._pending.get(chat, 0)
+        if pending >= self._max_pending:
+            raise TemplateBusy(
+                f"This chat already has {pending} templates rendering; send it again when "
+                "they are done."
+            )
+        wait = self._budget.wait(chat, self.clock())
+        if wait > 0:
+            raise TemplateBusy(
+                f"This chat's templates have used their share of the renderer "
+                f"({self._budget.seconds:g} seconds of work every "
+                f"{self._budget.window:g} seconds); try again in {math.ceil(wait)} seconds."
+            )
+        self._pending[chat] = pending + 1
+        try:
+            yield
+        finally:
+            left = self._pending.pop(chat) - 1
+            if left:
+                self._pending[chat] = left
 
     def _precheck(self, source: str) -> None:
         """:func:`precheck`, remembering sources that passed (the digest repeats them)."""
@@ -340,32 +322,50 @@ class TemplateSandbox:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the template sandbox is closed")
-
-    def _idle_queue(self) -> asyncio.Queue[_Worker]:
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            for worker in self._workers:
-                self._idle.put_nowait(worker)
-        return self._idle
+            raise SandboxClosed()
 
     async def _run_batch(
         self, request: _Request, contexts: Sequence[Mapping[str, Any]]
     ) -> list[Any]:
-        idle = self._idle_queue()
-        worker = await idle.get()
-        try:
-            await worker.ensure_running()
-            return await self._exchange(worker, request, contexts)
-        finally:
-            idle.put_nowait(worker)
-            if not worker.alive and not self._closed:
-                self._restart_later(worker)
+        """Render ``contexts`` a slice of time at a time, taking turns with other chats."""
+        outputs: list[Any] = []
+        while len(outputs) < len(contexts):
+            self._check_time(request, outputs, len(contexts))
+            worker = await self._pool.acquire(request.chat or "")
+            started = time.monotonic()
+            try:
+                self._check_time(request, outputs, len(contexts))
+                await worker.ensure_running()
+                outputs += await self._exchange(worker, request, contexts, len(outputs))
+            finally:
+                self._pool.release(worker)
+                if request.chat is not None:
+                    used = time.monotonic() - started
+                    self._budget.charge(request.chat, used, self.clock())
+                if not worker.alive and not self._closed:
+                    self._restart_later(worker)
+        return outputs
+
+    def _check_time(self, request: _Request, outputs: list[Any], count: int) -> None:
+        self._check_open()
+        if request.deadline is not None and self.clock() >= request.deadline:
+            skipped = [None] * (count - len(outputs))
+            raise TemplateOutOfTime("the digest pass ran out of time", outputs + skipped)
 
     async def _exchange(
-        self, worker: _Worker, request: _Request, contexts: Sequence[Mapping[str, Any]]
+        self,
+        worker: WorkerProcess,
+        request: _Request,
+        batch: Sequence[Mapping[str, Any]],
+        first: int,
     ) -> list[Any]:
+        """Renders of ``batch`` from its item ``first`` on, as many as the worker does in
+        its slice of time (at least one)."""
         shared = request.shared
+        contexts = batch[first:]
+        slice_ = SLICE
+        if request.deadline is not None:
+            slice_ = max(0.0, min(slice_, request.deadline - self.clock()))
         message: dict[str, Any] = {
             "source": request.source,
             "max_output": self.max_output,
@@ -373,6 +373,7 @@ class TemplateSandbox:
             "common": dict(request.common or {}),
             "contexts": [dict(c) for c in contexts],
             "shared_key": shared.key if shared else None,
+            "slice": slice_,
         }
         if shared is not None and worker.shared_key != shared.key:
             message["shared"] = dict(shared.data)
@@ -382,10 +383,12 @@ class TemplateSandbox:
             await asyncio.wait_for(worker.send(message), self.timeout)
             worker.shared_key = shared.key if shared else worker.shared_key
             decoder = request.lines
-            while failure is None and len(outputs) < len(contexts):
+            paused = False
+            while failure is None and not paused and len(outputs) < len(contexts):
                 reply = await worker.receive(self.timeout)
                 done = reply.get("outs")
-                if not isinstance(done, list):
+                paused = reply.get("paused") is True
+                if not isinstance(done, list) or len(outputs) + len(done) > len(contexts):
                     failure = reply
                 elif decoder is not None:  # decoded as they come, while the workers go on
                     outputs.extend(decoder.lines(out) for out in done)
@@ -402,6 +405,8 @@ class TemplateSandbox:
             ) from None
         except WorkerGone as err:
             await worker.stop()
+            if self._closed:
+                raise SandboxClosed() from None
             logger.warning("template worker died during a render: %s", err)
             raise TemplateRejected(
                 "the renderer stopped while running this template (too much memory or "
@@ -415,7 +420,7 @@ class TemplateSandbox:
             if failure.get("kind") == "memory":
                 # Memory ran out once: start clean rather than trust a fragmented heap.
                 await worker.stop()
-            raise self._rejection(failure, len(outputs), len(contexts))
+            raise self._rejection(failure, first + len(outputs), len(batch))
         return outputs
 
     @staticmethod
@@ -426,7 +431,7 @@ class TemplateSandbox:
             message = f"{message} (rendering item {index + 1} of {count})"
         return TemplateRejected(message, line if isinstance(line, int) else None)
 
-    def _restart_later(self, worker: _Worker) -> None:
+    def _restart_later(self, worker: WorkerProcess) -> None:
         """Keep the pool warm: replace a killed worker now, not on the next render."""
 
         async def restart() -> None:

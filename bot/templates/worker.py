@@ -414,8 +414,15 @@ def _serve(
         return
     as_lines = request.get("lines") is True
     done: list[Any] = []
-    flushed = time.monotonic()
-    for own in request.get("contexts", []):
+    flushed = started = time.monotonic()
+    time_slice = request.get("slice")
+    if not isinstance(time_slice, int | float):
+        time_slice = None
+    for index, own in enumerate(request.get("contexts", [])):
+        if index and time_slice is not None and time.monotonic() - started >= time_slice:
+            # Our turn is over: say how far we got; the bot sends the rest again later.
+            _write(replies, {"outs": done, "paused": True})
+            return
         context = {**base, **own}
         context[SEARCH_KEY] = _make_search(context.get(SEARCH_KEY))
         if NOW_KEY in context:
