@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,46 @@ async def test_closing_fails_queued_renders_at_once() -> None:
     results = await asyncio.gather(*renders, return_exceptions=True)
     assert all(isinstance(r, SandboxClosed) for r in results), results
     assert "stopping" in str(results[0])
+
+
+async def test_sigterm_answers_queued_briefings_at_once_instead_of_rendering_them(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    from adapters.sqlite_store import SqliteStore
+    from tests.telegram_standin import TOKEN, FakeBotAPI, StandinServer, text_message
+
+    chats = [{"id": 500 + i, "type": "private", "first_name": f"P{i}"} for i in range(4)]
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    for chat in chats:
+        await store.save_template(
+            f"telegram:{chat['id']}", "slow", LOOPING, "P", datetime(2024, 3, 1, tzinfo=UTC)
+        )
+    await store.close()
+    api = FakeBotAPI()
+    async with StandinServer(api) as server:
+        env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+            INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "adapters.cli", "serve",
+            cwd=repo_root, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            for chat in chats:  # 8 renders of 2 s each for 2 workers: 8 s of queue
+                for _ in range(2):
+                    sender = {"id": chat["id"], "is_bot": False, "first_name": "P"}
+                    api.push_update(text_message("/briefing slow", chat=chat, sender=sender))
+            await api.wait_until(lambda: any("longer than 2 seconds" in t for t in api.texts()), 60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    replies = [t for chat in chats for t in api.texts(chat["id"])]
+    stopping = [t for t in replies if "The bot is stopping" in t]
+    assert stopping, replies
+    assert len([t for t in replies if "longer than 2 seconds" in t]) < 8

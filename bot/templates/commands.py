@@ -10,7 +10,6 @@ that fails or overruns on that data is refused, saying why.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,15 @@ from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Line, Reply, Span, text_reply
 from bot.services import Services
+from bot.templates.arguments import (
+    MAX_NAME,
+    MAX_VERSION,
+    check_name,
+    clipped,
+    split_first,
+    template_text,
+    version_number,
+)
 from bot.templates.context import (
     MAX_SEARCH_K,
     MAX_SEARCH_WORDS,
@@ -42,16 +50,9 @@ from bot.templates.sandbox import TemplateSandbox
 if TYPE_CHECKING:
     from bot.store import Store, TemplateVersion
 
-MAX_NAME = 32
 MAX_TEMPLATES = 20  # per chat
 NEW_DOCUMENTS_WINDOW = timedelta(days=7)  # "new" for a chat without a digest yet
 DEFAULT_NAME = "default"  # /template use default: back to the built-in digest
-MAX_VERSION = 2**62  # versions count up from 1; a larger number names none
-MAX_VERSION_DIGITS = 1_000
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_DIGITS = re.compile(r"[0-9]+")
-_FIRST_WORD = re.compile(r"^\s*(\S+)(?:[ \t]*\n|[ \t]+|$)(.*)$", re.DOTALL)
-_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 
 # -- what every subcommand needs --------------------------------------------------------------
 
@@ -96,40 +97,6 @@ def _env(ctx: Context, contexts: _Contexts) -> _Env:
     if sandbox is None:
         raise UserInputError("Templates are switched off on this bot (no template sandbox).")
     return _Env(ctx, store, sandbox, contexts.get(ctx.services))
-
-
-def split_first(text: str) -> tuple[str, str]:
-    """The first word and the rest; a newline right after the word belongs to neither."""
-    match = _FIRST_WORD.match(text)
-    if not match:
-        return "", ""
-    return match.group(1), match.group(2)
-
-
-def template_text(raw: str) -> str:
-    """The template's text as typed: a surrounding ``` fence and blank edges dropped."""
-    text = raw.strip("\n").rstrip()
-    fenced = _FENCE.match(text.strip())
-    if fenced:
-        text = fenced.group(1).strip("\n").rstrip()
-    return text
-
-
-def check_name(raw: str) -> str:
-    """A template name: a short slug (lower-cased), or a specific explanation."""
-    if not raw:
-        raise UserInputError("Which template? Give its name, e.g. /template show vetting")
-    shown = raw if len(raw) <= 40 else raw[:40] + "…"
-    if len(raw) > MAX_NAME:
-        raise UserInputError(
-            f"“{shown}” is too long for a template name: use at most {MAX_NAME} characters."
-        )
-    if not _NAME.match(raw):
-        raise UserInputError(
-            f"“{shown}” is not a template name: use letters, digits, - and _ only "
-            "(e.g. weekly-vetting)."
-        )
-    return raw.lower()
 
 
 def _author(ctx: Context) -> str:
@@ -197,7 +164,7 @@ async def _existing(env: _Env, name: str, version: int | None = None) -> Templat
             return found
     if version is not None and await env.store.get_template(env.chat_key, name) is not None:
         raise UserInputError(
-            f"Template “{name}” has no version {_clipped(str(version))}. "
+            f"Template “{name}” has no version {clipped(str(version))}. "
             f"/template history {name} lists them."
         )
     names = [t.name for t in await env.store.list_templates(env.chat_key)]
@@ -269,7 +236,7 @@ async def edit(env: _Env, rest: str) -> Reply:
 async def show(env: _Env, rest: str) -> Reply:
     raw_name, raw_version = split_first(rest)
     name = check_name(raw_name)
-    version = _version(raw_version, name, required=False)
+    version = version_number(raw_version, name, required=False)
     found = await _existing(env, name, version)
     timezone = await _timezone(env)
     header: Line = (
@@ -339,7 +306,7 @@ async def rollback(env: _Env, rest: str) -> Reply:
     await env.ctx.require_moderator("roll templates back")
     raw_name, raw_version = split_first(rest)
     name = check_name(raw_name)
-    version = _version(raw_version, name, required=True)
+    version = version_number(raw_version, name, required=True)
     old = await _existing(env, name, version)
     current = await _existing(env, name)
     if old.version == current.version:
@@ -377,29 +344,6 @@ async def remove(env: _Env, rest: str) -> Reply:
             f"Removed “{name}” and its history. The digest uses the built-in format again."
         )
     return text_reply(f"Removed “{name}” and its history.")
-
-
-def _version(raw: str, name: str, required: bool) -> int | None:
-    token = raw.strip().lower().removeprefix("v")
-    if not token:
-        if required:
-            raise UserInputError(
-                f"Which version? Send /template rollback {name} N; "
-                f"/template history {name} lists them."
-            )
-        return None
-    # ASCII digits only ("²".isdigit() is true but int() refuses it), and few enough of
-    # them for int() (which refuses more than 4,300 digits).
-    if not _DIGITS.fullmatch(token) or len(token) > MAX_VERSION_DIGITS or int(token) < 1:
-        raise UserInputError(
-            f"“{_clipped(raw.strip())}” is not a version number. "
-            f"/template history {name} lists them."
-        )
-    return int(token)
-
-
-def _clipped(text: str, limit: int = 20) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 async def _render_for_chat(env: _Env, found: TemplateVersion) -> tuple[Line, ...]:

@@ -15,8 +15,12 @@ held by several layers, each enough for a class of attack:
   interpreter in isolated mode (``-I``) with an empty environment, so no token or setting is
   there to leak. Each worker limits its own address space (``RLIMIT_AS``, 256 MB) and may not
   write files or fork. A render that runs past 2 seconds is killed with SIGKILL, the worker is
-  restarted, and the moderator is told why. Workers receive only the template source and plain
-  JSON data, and send back only JSON: nothing is ever unpickled from them.
+  restarted, and the moderator is told why. A worker also holds its own CPU-time limit and
+  ends when the bot does (:mod:`bot.templates.confine`). Workers receive only the template
+  source and plain JSON data, and send back only JSON: nothing is ever unpickled from them.
+- The workers are shared fairly (:mod:`bot.templates.fairness`): the chat served least
+  recently goes first, each chat has a bound on renders pending and on worker time, a batch
+  works in turns of :data:`SLICE`, and a digest pass has a deadline.
 
 The worker half is :mod:`bot.templates.worker`; the limits and the checks made before a
 template reaches a worker are in :mod:`bot.templates.limits`.
