@@ -192,7 +192,8 @@ async def test_sigterm_answers_queued_briefings_at_once_instead_of_rendering_the
     repo_root: Path, tmp_path: Path
 ) -> None:
     from adapters.sqlite_store import SqliteStore
-    from tests.telegram_standin import TOKEN, FakeBotAPI, StandinServer, text_message
+    from tests.telegram_standin import FakeBotAPI, StandinServer, text_message
+    from tests.test_serve import serve_telegram
 
     chats = [{"id": 500 + i, "type": "private", "first_name": f"P{i}"} for i in range(4)]
     store = await SqliteStore.open(tmp_path / "bot.db")
@@ -203,18 +204,7 @@ async def test_sigterm_answers_queued_briefings_at_once_instead_of_rendering_the
     await store.close()
     api = FakeBotAPI()
     async with StandinServer(api) as server:
-        env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
-            INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "serve",
-            cwd=repo_root, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        process = await serve_telegram(repo_root, tmp_path, server.base_url)
         try:
             for chat in chats:  # 8 renders of 2 s each for 2 workers: 8 s of queue
                 for _ in range(2):
