@@ -336,15 +336,18 @@ class TemplateSandbox:
         while len(outputs) < len(contexts):
             self._check_time(request, outputs, len(contexts))
             worker = await self._pool.acquire(request.chat or "")
-            started = time.monotonic()
+            used = 0.0  # the render's time, not a restart's: that is no chat's doing
             try:
                 self._check_time(request, outputs, len(contexts))
                 await worker.ensure_running()
-                outputs += await self._exchange(worker, request, contexts, len(outputs))
+                started = time.monotonic()
+                try:
+                    outputs += await self._exchange(worker, request, contexts, len(outputs))
+                finally:
+                    used = time.monotonic() - started
             finally:
                 self._pool.release(worker)
                 if request.chat is not None:
-                    used = time.monotonic() - started
                     self._budget.charge(request.chat, used, self.clock())
                 if not worker.alive and not self._closed:
                     self._restart_later(worker)
