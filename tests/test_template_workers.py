@@ -95,6 +95,7 @@ async def test_busy_workers_end_when_the_bot_is_killed(
 # -- sharing the workers between chats ---------------------------------------------------------
 
 # About 0.3 s of a worker's time (more on a busy machine); ``n`` scales it.
+QUICK_SOURCE = "Hello {{ who }}"
 SLOW = "{% for i in range(n) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{{ who }}"
 
 
@@ -158,6 +159,25 @@ async def test_a_long_batch_takes_turns_with_a_chat() -> None:
         assert await box.render("{{ 1 + 1 }}", {}, chat="B") == "2"
         assert not batch.done()  # B got its turn in the middle of the batch
         assert await batch == [str(i) for i in range(40)]
+    finally:
+        await box.close()
+
+
+async def test_a_render_given_up_while_waiting_keeps_neither_worker_nor_place() -> None:
+    box = TemplateSandbox(workers=1)
+    try:
+        await box.start()
+        busy = asyncio.create_task(box.render(SLOW, {"n": 3000, "who": "A"}, chat="A"))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(box.render(QUICK_SOURCE, {"who": "B"}, chat="B"))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        assert await busy == "A"
+        # B's place is free again (it may ask twice more), and the worker serves others.
+        assert await box.render(QUICK_SOURCE, {"who": "B"}, chat="B") == "Hello B"
+        assert await box.render(QUICK_SOURCE, {"who": "C"}, chat="C") == "Hello C"
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
     finally:
         await box.close()
 
