@@ -37,3 +37,15 @@ def test_core_may_not_import_platform_or_storage_libraries(repo_root: Path) -> N
 def test_core_is_strictly_typed(repo_root: Path) -> None:
     done = run(repo_root, "mypy")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_package_is_in_the_distribution(repo_root: Path) -> None:
+    """A package missing from pyproject's list is missing from an installed bot."""
+    import tomllib
+
+    settings = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    listed = set(settings["tool"]["setuptools"]["packages"])
+    for top in ("bot", "adapters"):
+        for init in (repo_root / top).rglob("__init__.py"):
+            package = ".".join(init.parent.relative_to(repo_root).parts)
+            assert package in listed, f"{package} is not in pyproject.toml's packages"
