@@ -14,7 +14,7 @@ from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.digest import RenderCustom
 from bot.documents import default_corpus_dir, load_corpus
-from bot.ingest import stored_documents, with_stored
+from bot.documents.ingest import stored_documents, with_stored
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
 from bot.schedule import configured_timezone

@@ -23,8 +23,8 @@ from typing import TextIO
 
 from adapters.console_delivery import ConsoleSender
 from bot.digest import DigestBuilder, RenderCustom
+from bot.documents.ingest import IngestReport, MetaOverrides, ingest
 from bot.errors import UserInputError
-from bot.ingest import IngestReport, MetaOverrides, ingest
 from bot.ports import Sender
 from bot.scheduler import DeliveryRecord, Scheduler
 from bot.services import Services

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cleaning import clean_text
 from bot.documents import (
     CorpusError,
     default_corpus_dir,
@@ -16,6 +15,7 @@ from bot.documents import (
     load_corpus,
     load_document,
 )
+from bot.documents.cleaning import clean_text
 from bot.model import Corpus, Document, DocumentMeta
 
 REPORT_ID = "casey-review-front-matter"

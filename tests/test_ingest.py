@@ -15,8 +15,8 @@ import pytest
 from adapters.cli_store import register
 from adapters.sqlite_store import SqliteStore
 from bot.documents import default_corpus_dir
+from bot.documents.ingest import MetaOverrides, ingest, stored_documents, with_stored
 from bot.errors import UserInputError
-from bot.ingest import MetaOverrides, ingest, stored_documents, with_stored
 from bot.messages import ChatRef
 from bot.schedule import daily
 from bot.services import Services

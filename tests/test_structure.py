@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cleaning import clean_text
 from bot.documents import default_corpus_dir, load_corpus
+from bot.documents.cleaning import clean_text
+from bot.documents.structure import extract_structure
 from bot.model import Corpus, Document, ReviewStructure, TocEntry
-from bot.structure import extract_structure
 
 REPORT_ID = "casey-review-front-matter"
 

@@ -1,6 +1,6 @@
 """Find a report's table of contents, numbered findings and recommendations by program.
 
-Works on cleaned text (see ``bot.cleaning``). Every rule is a pattern about how reports are
+Works on cleaned text (see ``cleaning``). Every rule is a pattern about how reports are
 laid out, not a list of this review's headings, so another inquiry's report is read the same way:
 
 * Table of contents: lines "Title ...... 123" (dot leaders of any kind) after a "Contents"

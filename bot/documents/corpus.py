@@ -3,8 +3,8 @@
 A folder holds ``*.txt`` and ``*.md`` documents. ``name.txt`` may have ``name.json`` beside
 it with ``title``, ``outlet``, ``date`` (ISO), ``kind`` ("report" or "news") and ``url``; every
 key is optional. Without a sidecar the file name stands for the title. Texts are cleaned
-(``bot.cleaning``) and the report's findings, recommendations and contents read from it
-(``bot.structure``) once, at start-up.
+(``bot.documents.cleaning``) and the report's findings, recommendations and contents read from it
+(``bot.documents.structure``) once, at start-up.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.cleaning import clean_text
+from bot.documents.cleaning import clean_text
+from bot.documents.structure import extract_structure
 from bot.errors import ConfigError
 from bot.model import Corpus, Document, DocumentMeta, ReviewStructure, Section
-from bot.structure import extract_structure
 
 logger = logging.getLogger(__name__)
 

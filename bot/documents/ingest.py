@@ -1,7 +1,7 @@
 """Adding documents after start-up: ``inquiry-bot ingest PATH``.
 
 A file, or every ``.txt``/``.md`` file in a folder, is cleaned like the built-in documents
-(``bot.documents``), checked against what the bot already has (the same text twice is
+(``bot.documents.corpus``), checked against what the bot already has (the same text twice is
 refused, however its white space runs), and recorded in the store with the time it was
 added. The next digests list it and quote its passages that match chats' alerts, and the
 search index is rebuilt with it.
@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.documents import DOCUMENT_SUFFIXES, CorpusError, document_from_text, load_document
+from bot.documents.corpus import DOCUMENT_SUFFIXES, CorpusError, document_from_text, load_document
 from bot.errors import UserInputError
 from bot.model import Corpus, Document, DocumentMeta
 from bot.store import DocumentRecord, Store, text_hash
