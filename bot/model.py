@@ -84,6 +84,9 @@ class ReviewStructure:
     findings: tuple[Finding, ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
     chapters: tuple[TocEntry, ...] = ()
+    # "findings" and/or "recommendations": the report has them, but their numbering did not
+    # hold together, so they are not listed (a wrong list is worse than none).
+    unreadable: frozenset[str] = frozenset()
 
     @property
     def themes(self) -> tuple[str, ...]:
