@@ -71,7 +71,7 @@ def build_services(
     store: Store | None = None,
     added: Sequence[Document] = (),
 ) -> Services:
-    corpus = with_stored(load_corpus(config.corpus_dir), added)
+    corpus = with_stored(load_corpus(config.corpus_dir, config.cache_dir), added)
     index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir)
     logger.info(
         "loaded %d documents (%d passages) from %s",
@@ -102,7 +102,7 @@ async def open_services(
     store = await SqliteStore.open(config.db_path or default_db_path())
     sandbox = TemplateSandbox()
     try:
-        added = await stored_documents(store)
+        added = await stored_documents(store, config.cache_dir)
         services = build_services(config, moderators, clock, store, added)
         services.sandbox = sandbox
         yield services

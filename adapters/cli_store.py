@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from adapters.app import Config
 from adapters.console_delivery import ConsoleSender
 from bot.digest import DigestBuilder, RenderCustom
 from bot.documents.ingest import IngestReport, MetaOverrides, ingest
@@ -58,9 +59,10 @@ def register(
         "ingest",
         parents=list(parents),
         help="add a document, or a folder of them, to the bot's documents",
-        description="Add a .txt or .md document (or every one in a folder). Metadata comes "
-        "from the options, else from a NAME.json sidecar, else from the file name. The same "
-        "text twice is refused.",
+        description="Add a document (.txt, .md, .pdf, .html/.htm, .docx), or every one in a "
+        "folder. Metadata comes from the options, else from a NAME.json sidecar, else from the "
+        "document itself (a PDF's or page's title), else from the file name. The same text "
+        "twice is refused.",
     )
     add.add_argument("path", type=Path, metavar="PATH", help="a document file or a folder")
     add.add_argument("--title", help="the document's title (one file only)")
@@ -132,6 +134,7 @@ def _ingest_command(build: BuildServices) -> Command:
                 services.index,
                 overrides,
                 progress=bar,
+                cache_dir=Config.from_env(no_cache=getattr(args, "no_cache", True)).cache_dir,
             )
         print(report.summary())
         return exit_status(report)
@@ -145,7 +148,8 @@ def exit_status(report: IngestReport) -> int:
 
 
 class ProgressBar:
-    """A one-line bar on a terminal for folders of several files; silent otherwise."""
+    """A one-line bar on a terminal (files of a folder, or pages of one long document);
+    silent otherwise."""
 
     def __init__(self, out: TextIO, width: int = 30) -> None:
         self.out = out

@@ -125,7 +125,7 @@ async def test_a_folder_with_sidecars_and_progress(services: Services, tmp_path:
     write(folder / "one.txt", ARTICLE, {"title": "One", "outlet": "Outlet A"})
     write(folder / "two.md", "# Stop and search\n\nStop and search rates fell in London.\n")
     write(folder / "three.txt", ARTICLE)  # the same as one.txt
-    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")  # not a document: skipped
+    (folder / "notes.csv").write_text("a,b\n1,2\n")  # not a document: skipped
     seen: list[tuple[int, int, str]] = []
     async with await SqliteStore.open(tmp_path / "bot.db") as store:
         report = await ingest(

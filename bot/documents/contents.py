@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.documents.lines import RECOMMENDATIONS_WORD, Line, norm
+from bot.documents.lines import RECOMMENDATIONS_WORD, Line, norm, split_lines
 from bot.model import TocEntry
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Toc:
     entries: tuple[RawEntry, ...]
     first_line: int  # index of the "Contents" heading, or of the first entry
     end_line: int  # index of the first line after the contents
+    leaders: bool  # printed with dot leaders (search leaves those lines out by itself)
 
 
 def find_toc(lines: Sequence[Line]) -> Toc | None:
@@ -77,7 +78,18 @@ def find_toc(lines: Sequence[Line]) -> Toc | None:
         return None
     if not headed and not _pages_rise(entries):
         return None
-    return Toc(tuple(_repair_pages(entries)), first, i)
+    leaders = any(LEADER_ENTRY.match(lines[k].text) for k in range(start, i))
+    return Toc(tuple(_repair_pages(entries)), first, i, leaders)
+
+
+def plain_contents_span(text: str) -> tuple[int, int] | None:
+    """Where a contents list printed without leaders is in the text (heading included)."""
+    lines = split_lines(text)
+    toc = find_toc(lines)
+    if toc is None or toc.leaders:
+        return None
+    end = lines[toc.end_line - 1].end + 1 if toc.end_line <= len(lines) else len(text)
+    return lines[toc.first_line].start, min(end, len(text))
 
 
 def _entry(text: str, headed: bool) -> re.Match[str] | None:

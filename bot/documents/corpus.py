@@ -1,17 +1,20 @@
-"""Load the bot's documents from a folder: text files with optional JSON metadata sidecars.
+"""Load the bot's documents from a folder: reports and articles with optional metadata sidecars.
 
-A folder holds ``*.txt`` and ``*.md`` documents. ``name.txt`` may have ``name.json`` beside
-it with ``title``, ``outlet``, ``date`` (ISO), ``kind`` ("report" or "news") and ``url``; every
-key is optional. Without a sidecar the file name stands for the title. Texts are cleaned
-(``bot.documents.cleaning``) and the report's findings, recommendations and contents read from it
-(``bot.documents.structure``) once, at start-up.
+A folder holds documents in any format ``bot.documents.readers`` reads (``.txt``, ``.md``,
+``.pdf``, ``.html``/``.htm``, ``.docx``). ``name.pdf`` may have ``name.json`` beside it with
+``title``, ``outlet``, ``date`` (ISO), ``kind`` ("report" or "news") and ``url``; every key is
+optional. Without a sidecar title, the title the document carries (a PDF's metadata title, a
+web page's ``og:title`` or ``<title>``, a Markdown ``#`` heading) stands for it, else the file
+name. Texts are cleaned (``bot.documents.cleaning``) and the report's findings,
+recommendations and contents read from them (``bot.documents.structure``) once; with a cache
+folder, what was read is kept (``bot.documents.cache``) and a restart re-reads only what
+changed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -19,19 +22,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot.documents.cache import DocumentCache, file_key
 from bot.documents.cleaning import clean_text
-from bot.documents.structure import extract_structure
+from bot.documents.contents import plain_contents_span
+from bot.documents.readers import SUFFIXES, PageProgress, UnreadableDocument, reader_for
+from bot.documents.structure import FormatHints, extract_structure
 from bot.errors import ConfigError
 from bot.model import Corpus, Document, DocumentMeta, ReviewStructure, Section
 
 logger = logging.getLogger(__name__)
 
-DOCUMENT_SUFFIXES = (".txt", ".md")
+DOCUMENT_SUFFIXES = SUFFIXES
 _META_KEYS = frozenset({"title", "outlet", "date", "kind", "url"})
-
-_MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
 
 
 class CorpusError(ConfigError):
@@ -55,17 +57,27 @@ def default_corpus_dir() -> Path:
     return Path(str(resources.files("seeds")))
 
 
-def load_corpus(directory: Path) -> Corpus:
-    """Load every ``*.txt`` and ``*.md`` document in `directory`, sorted by file name."""
-    if not directory.is_dir():
-        raise CorpusError(f"document folder not found: {directory}")
-    paths = sorted(
+def document_paths(directory: Path) -> list[Path]:
+    """The document files in a folder, sorted by name."""
+    return sorted(
         p for p in directory.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES and p.is_file()
     )
+
+
+def load_corpus(directory: Path, cache_dir: Path | None = None) -> Corpus:
+    """Every document in `directory`, sorted by file name, and the report's structure.
+
+    With `cache_dir`, documents unchanged since they were last read come from the cache.
+    """
+    if not directory.is_dir():
+        raise CorpusError(f"document folder not found: {directory}")
+    paths = document_paths(directory)
     if not paths:
-        raise CorpusError(f"no .txt or .md documents in {directory}")
+        kinds = ", ".join(sorted(set(DOCUMENT_SUFFIXES)))
+        raise CorpusError(f"no documents ({kinds}) in {directory}")
     _check_unique_ids(paths)
-    corpus = build_corpus([parse_file(path) for path in paths])
+    cache = DocumentCache(cache_dir) if cache_dir is not None else None
+    corpus = build_corpus([parse_file(path, cache=cache) for path in paths])
     logger.info(
         "loaded %d documents from %s: %d findings, %d recommendations",
         len(corpus.documents),
@@ -81,16 +93,30 @@ def load_document(path: Path) -> Document:
     return parse_file(path).document
 
 
-def parse_file(path: Path) -> ParsedDocument:
+def parse_file(
+    path: Path, progress: PageProgress | None = None, cache: DocumentCache | None = None
+) -> ParsedDocument:
+    """Read, clean and structure one file (from the cache when it has not changed)."""
+    reader = reader_for(path)
+    if reader is None:
+        raise CorpusError(f"{path}: not a document format the bot reads ({path.suffix or 'none'})")
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        key = file_key(path) if cache is not None else ""
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            return cached
+        read = reader(path, progress)
     except FileNotFoundError as exc:
         raise CorpusError(f"document not found: {path}") from exc
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    if path.suffix.lower() == ".md":
-        raw = _markdown_to_text(raw)
-    return parse_document(raw, read_meta(path))
+    except UnreadableDocument as exc:
+        raise CorpusError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    meta = read_meta(path, read.title)
+    parsed = parse_document(read.text, meta, read.hints)
+    if cache is not None:
+        cache.put(key, parsed)
+    return parsed
 
 
 def document_from_text(text: str, meta: DocumentMeta) -> Document:
@@ -98,9 +124,18 @@ def document_from_text(text: str, meta: DocumentMeta) -> Document:
     return parse_document(text, meta).document
 
 
-def parse_document(text: str, meta: DocumentMeta) -> ParsedDocument:
+def parse_document(
+    text: str, meta: DocumentMeta, hints: FormatHints | None = None
+) -> ParsedDocument:
     cleaned = clean_text(text)
-    structure, sections = extract_structure(cleaned, meta.id)
+    structure, sections = extract_structure(cleaned, meta.id, hints)
+    span = plain_contents_span(cleaned)
+    if span is not None:
+        # Contents without leaders would read as a paragraph of titles and numbers in a
+        # quoted passage: they are kept as the structure's contents, not in the text.
+        cleaned = (cleaned[: span[0]] + cleaned[span[1] :]).strip("\n")
+        hints = FormatHints((hints or FormatHints()).headings, structure.chapters)
+        structure, sections = extract_structure(cleaned, meta.id, hints)
     # Only a report's sections are cited by name; a news report's numbered list is not a finding.
     shown = sections if meta.kind == "report" else ()
     return ParsedDocument(Document(meta, cleaned, shown), structure, sections)
@@ -143,10 +178,10 @@ def _structure_source(parsed: Sequence[ParsedDocument]) -> ParsedDocument | None
     return next((p for p in parsed if has_items(p)), None)
 
 
-def read_meta(path: Path) -> DocumentMeta:
-    """Metadata for a document file: its JSON sidecar, else its file name."""
+def read_meta(path: Path, own_title: str | None = None) -> DocumentMeta:
+    """Metadata for a document file: its JSON sidecar, else its own title, else its name."""
     doc_id = path.stem
-    fallback = DocumentMeta(id=doc_id, title=_title_from_name(doc_id))
+    fallback = DocumentMeta(id=doc_id, title=own_title or _title_from_name(doc_id))
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
         return fallback
@@ -214,9 +249,3 @@ def _check_unique_ids(paths: Sequence[Path]) -> None:
             )
         seen[path.stem] = path
 
-
-def _markdown_to_text(text: str) -> str:
-    """Drop Markdown's heading marks, link targets and emphasis; keep the words."""
-    text = _MD_HEADING.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    return _MD_EMPHASIS.sub("", text)

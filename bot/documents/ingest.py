@@ -1,6 +1,7 @@
 """Adding documents after start-up: ``inquiry-bot ingest PATH``.
 
-A file, or every ``.txt``/``.md`` file in a folder, is cleaned like the built-in documents
+A file, or every document file in a folder (any format ``bot.documents.readers`` reads), is
+read and cleaned like the built-in documents
 (``bot.documents.corpus``), checked against what the bot already has (the same text twice is
 refused, however its white space runs), and recorded in the store with the time it was
 added. The next digests list it and quote its passages that match chats' alerts, and the
@@ -22,7 +23,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.documents.corpus import DOCUMENT_SUFFIXES, CorpusError, document_from_text, load_document
+from bot.documents.cache import DocumentCache, text_key
+from bot.documents.corpus import (
+    DOCUMENT_SUFFIXES,
+    CorpusError,
+    ParsedDocument,
+    parse_document,
+    parse_file,
+)
 from bot.errors import UserInputError
 from bot.model import Corpus, Document, DocumentMeta
 from bot.store import DocumentRecord, Store, text_hash
@@ -32,8 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, Path], None]  # (files done, files in all, the current file)
-MakeDocument = Callable[[str, DocumentMeta], Document]
+# (files done, files in all, the current file); for a single file, (pages done, pages, file)
+Progress = Callable[[int, int, Path], None]
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ async def ingest(
     index: SearchIndex | None = None,
     overrides: MetaOverrides | None = None,
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
 ) -> IngestReport:
     """Add the document(s) at ``path``; see the module notes."""
     overrides = overrides or MetaOverrides()
@@ -123,27 +132,42 @@ async def ingest(
     known = _Known(corpus, await store.list_documents())
     added: list[tuple[DocumentRecord, Document]] = []
     refused: list[Refused] = []
+    cache = DocumentCache(cache_dir) if cache_dir is not None else None
     for done, file in enumerate(files, 1):
-        outcome = await _add_one(file, store, known, at, overrides)
+        pages = _page_progress(progress, file) if len(files) == 1 else None
+        outcome = await _add_one(file, store, known, at, overrides, pages, cache)
         if isinstance(outcome, Refused):
             refused.append(outcome)
             log.info("refused %s: %s", file, outcome.reason)
         else:
             added.append(outcome)
-        if progress is not None:
+        if progress is not None and len(files) > 1:
             progress(done, len(files), file)
     documents = tuple(doc for _, doc in added)
     new_index = index.add_documents(documents) if index is not None and documents else None
     return IngestReport(tuple(r for r, _ in added), tuple(refused), documents, new_index)
 
 
+def _page_progress(progress: Progress | None, file: Path) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(done, total, file)
+
+
 async def _add_one(
-    file: Path, store: Store, known: _Known, at: datetime, overrides: MetaOverrides
+    file: Path,
+    store: Store,
+    known: _Known,
+    at: datetime,
+    overrides: MetaOverrides,
+    pages: Callable[[int, int], None] | None,
+    cache: DocumentCache | None,
 ) -> tuple[DocumentRecord, Document] | Refused:
     try:
-        doc = load_document(file)
+        parsed = parse_file(file, pages)
     except CorpusError as err:
-        return Refused(file, str(err))
+        return Refused(file, str(err).removeprefix(f"{file}: "))
+    doc = parsed.document
     if not doc.text.strip():
         return Refused(file, "no text left once cleaned")
     digest = text_hash(doc.text)
@@ -167,6 +191,11 @@ async def _add_one(
         return Refused(file, "the same text or name was added meanwhile")
     known.add(record)
     log.info("added %s as %s", file, record.id)
+    if cache is not None:
+        # A restart finds it as read now, format hints (headings, outline) included.
+        shown = parsed.sections if meta.kind == "report" else ()
+        cached = replace(parsed, document=replace(doc, sections=shown))
+        cache.put(text_key(digest, _meta_fields(meta)), cached)
     return record, doc
 
 
@@ -199,14 +228,36 @@ class _Known:
         self.hashes[record.text_hash] = _Twin(record.id, record.title)
 
 
-async def stored_documents(
-    store: Store, make_document: MakeDocument = document_from_text
-) -> list[Document]:
-    """The documents added with ``ingest``, ready to join the corpus at start-up."""
-    return [
-        make_document(r.text, DocumentMeta(r.id, r.title, r.outlet, r.date, r.kind, r.url))
-        for r in await store.list_documents()
-    ]
+async def stored_documents(store: Store, cache_dir: Path | None = None) -> list[Document]:
+    """The documents added with ``ingest``, ready to join the corpus at start-up.
+
+    With `cache_dir`, each is cleaned and structured once, not at every start.
+    """
+    cache = DocumentCache(cache_dir) if cache_dir is not None else None
+    documents: list[Document] = []
+    for record in await store.list_documents():
+        meta = DocumentMeta(
+            record.id, record.title, record.outlet, record.date, record.kind, record.url
+        )
+        documents.append(_stored_document(record, meta, cache).document)
+    return documents
+
+
+def _stored_document(
+    record: DocumentRecord, meta: DocumentMeta, cache: DocumentCache | None
+) -> ParsedDocument:
+    if cache is None:
+        return parse_document(record.text, meta)
+    key = text_key(record.text_hash, _meta_fields(meta))
+    parsed = cache.get(key)
+    if parsed is None:
+        parsed = parse_document(record.text, meta)
+        cache.put(key, parsed)
+    return parsed
+
+
+def _meta_fields(meta: DocumentMeta) -> tuple[str | None, ...]:
+    return (meta.id, meta.title, meta.outlet, meta.date, meta.kind, meta.url)
 
 
 def with_stored(corpus: Corpus, documents: Sequence[Document]) -> Corpus:

@@ -1,0 +1,315 @@
+"""Other inquiries' reports, as they are published: each format and layout read into exact items.
+
+Every fixture is a fictional inquiry written for these tests, laid out the way real inquiry
+reports are (a summary of findings labelled or numbered, recommendations under theme
+headings, contents with or without leaders, a PDF with a running header and page numbers, a
+council web page with its navigation, cookie banner and footer).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import docx
+import pytest
+from fpdf import FPDF
+
+from bot.documents import CorpusError, load_corpus
+from bot.model import Corpus
+from tests.pdf_maker import Block, PdfReport
+
+BODY = (
+    "The inquiry heard from forty witnesses and read the records of the council, the water "
+    "company and the agency over nine weeks of hearings in the town hall."
+)
+
+
+def load(folder: Path, name: str, content: str | bytes, kind: str = "report") -> Corpus:
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps({"kind": kind}))
+    return load_corpus(folder)
+
+
+def titles(items: tuple[object, ...]) -> list[str]:
+    return [item.title for item in items]
+
+
+# Plain text: "Key findings", "Finding 1: Title. Body", "Recommendation 1: ...", contents
+# without dot leaders ---------------------------------------------------------------------------
+
+PLAIN = f"""Report of the Harbour Bridge Inquiry
+
+Contents
+Chair's introduction 3
+Chapter 1 Key findings 9
+Chapter 2 Warnings that were not heeded 31
+Chapter 3 Recommendations 52
+
+Chair's introduction
+
+On the night of 4 March the bridge closed without warning. {BODY}
+
+Key findings
+
+Finding 1: The inspections missed the cracks. {BODY}
+
+Finding 2: Warnings were not passed on. {BODY}
+(a) the engineer's email was not read;
+(b) the duty manager was not told.
+
+Finding 3: Nobody owned the risk. {BODY}
+
+Warnings that were not heeded
+
+{BODY}
+
+Recommendations
+
+Recommendation 1: The council should inspect the bridge every year. {BODY}
+
+Recommendation 2: The council should name one officer who owns each structural risk.
+
+Recommendation 3: The harbour board should publish its inspection reports.
+"""
+
+
+def test_a_plain_text_report_with_labelled_items(tmp_path: Path) -> None:
+    corpus = load(tmp_path, "harbour.txt", PLAIN)
+    structure = corpus.structure
+    assert titles(structure.findings) == [
+        "The inspections missed the cracks",
+        "Warnings were not passed on",
+        "Nobody owned the risk",
+    ]
+    assert structure.findings[1].text.endswith("(b) the duty manager was not told.")
+    assert [r.number for r in structure.recommendations] == [1, 2, 3]
+    assert structure.recommendations[1].title == (
+        "The council should name one officer who owns each structural risk"
+    )
+    assert [(c.number, c.title, c.page) for c in structure.chapters] == [
+        (None, "Chair's introduction", 3),
+        ("Chapter 1", "Key findings", 9),
+        ("Chapter 2", "Warnings that were not heeded", 31),
+        ("Chapter 3", "Recommendations", 52),
+    ]
+
+
+def test_contents_without_leaders_never_reach_the_text(tmp_path: Path) -> None:
+    text = load(tmp_path, "harbour.txt", PLAIN).documents[0].text
+    assert "31" not in text
+    assert "Chapter 2 Warnings" not in text
+    assert text.startswith("Report of the Harbour Bridge Inquiry\n\nChair's introduction")
+
+
+# Markdown: contents as links, "### 1. Title" conclusions, "**R1.**" under theme headings -----
+
+MARKDOWN = f"""# Report of the Northshire Care Homes Inquiry
+
+## Contents
+
+1. [Introduction](#introduction)
+2. [Summary of conclusions](#summary-of-conclusions)
+3. [Recommendations](#recommendations)
+
+## Introduction
+
+{BODY}
+
+## Summary of conclusions
+
+### 1. Residents were not *listened* to
+
+{BODY}
+
+### 2. Inspections were announced in advance
+
+{BODY}
+
+- Managers prepared for each visit.
+- Staff rotas were changed for the day.
+
+## Recommendations
+
+### Safety
+
+**R1.** The regulator should inspect without notice.
+
+**R2.** The regulator should publish [every report](https://example.org/reports) within a month.
+
+### Voice
+
+**R3.** Every home should have a residents' council.
+"""
+
+
+def test_a_markdown_report_with_link_contents_and_numbered_headings(tmp_path: Path) -> None:
+    corpus = load(tmp_path, "care.md", MARKDOWN)
+    structure = corpus.structure
+    assert titles(structure.findings) == [
+        "Residents were not listened to",
+        "Inspections were announced in advance",
+    ]
+    assert structure.findings[1].text.endswith("• Staff rotas were changed for the day.")
+    assert [(r.number, r.theme, r.title) for r in structure.recommendations] == [
+        (1, "Safety", "The regulator should inspect without notice"),
+        (2, "Safety", "The regulator should publish every report within a month"),
+        (3, "Voice", "Every home should have a residents' council"),
+    ]
+    assert titles(structure.chapters) == [
+        "Introduction",
+        "Summary of conclusions",
+        "Recommendations",
+    ]
+    doc = corpus.documents[0]
+    assert doc.meta.title == "Report of the Northshire Care Homes Inquiry"
+    assert "](#" not in doc.text and "**" not in doc.text and "Contents" not in doc.text
+
+
+# A web page wrapped in a council site's furniture ----------------------------------------------
+
+PAGE = f"""<!doctype html><html><head>
+<title>Riverside Flood Inquiry: final report | Northshire County Council</title>
+<meta property="og:title" content="Riverside Flood Inquiry: final report"></head><body>
+<div class="cookie-banner"><p>We use cookies to make this site work.</p>
+<button>Accept all cookies</button></div>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/bins">Bins and recycling</a></li>
+<li><a href="/council">Council and democracy</a></li></ul></nav></header>
+<nav class="breadcrumb"><a href="/">Home</a> &gt; <a href="/inquiries">Inquiries</a></nav>
+<main><article>
+<h1>Riverside Flood Inquiry: final report</h1>
+<p>{BODY}</p>
+<h2>Findings</h2>
+<h3>1. Warnings were not passed on</h3><p>{BODY}</p>
+<h3>2. The pumping station failed</h3><p>{BODY}</p>
+<ul><li>The backup generator did not start.</li><li>No alarm reached the control room.</li></ul>
+<h2>Recommendations</h2>
+<h3>Warnings</h3>
+<ol><li>The council should staff its duty line at all hours.</li>
+<li>The agency should confirm receipt of every severe warning.</li></ol>
+<h3>Infrastructure</h3>
+<ol start="3"><li>Pumping stations should be serviced every year.</li></ol>
+</article>
+<aside class="related"><h2>Related content</h2><ul><li><a href="/tax">Council tax</a></li>
+<li><a href="/parking">Parking permits</a></li></ul></aside>
+<div class="feedback"><p>Was this page useful?</p><button>Yes</button><button>No</button></div>
+</main>
+<footer><p>Northshire County Council, County Hall</p><ul><li><a href="/privacy">Privacy</a></li>
+<li><a href="/accessibility">Accessibility statement</a></li></ul></footer>
+</body></html>"""
+
+
+def test_a_council_web_page_gives_only_its_main_content(tmp_path: Path) -> None:
+    corpus = load(tmp_path, "riverside.html", PAGE)
+    doc = corpus.documents[0]
+    for furniture in ("cookies", "Bins and recycling", "Related content", "Council tax",
+                      "Was this page useful", "Accessibility statement", "Home"):
+        assert furniture not in doc.text
+    assert doc.meta.title == "Riverside Flood Inquiry: final report"
+    structure = corpus.structure
+    assert titles(structure.findings) == [
+        "Warnings were not passed on",
+        "The pumping station failed",
+    ]
+    assert [(r.number, r.theme) for r in structure.recommendations] == [
+        (1, "Warnings"),
+        (2, "Warnings"),
+        (3, "Infrastructure"),
+    ]
+
+
+# PDF: a running header, page numbers, hyphenation, an outline ----------------------------------
+
+
+def pdf_report(outline: bool = True) -> PdfReport:
+    blocks = [Block("Report of the Riverside Flood Inquiry", 0), Block(BODY * 3)]
+    blocks.append(Block("Summary of findings", 0))
+    for n, title in enumerate(("Warnings were not passed on", "The pumps failed"), 1):
+        blocks.append(Block(f"Finding {n}: {title}. " + BODY * 2))
+    blocks.append(Block("The duty officer's pager was switched off, so the warn-\ning was not read."))
+    blocks.append(Block("Recommendations", 0))
+    blocks.append(Block("Warnings", 1))
+    blocks.append(Block("1. The council should staff its duty line at all hours. " + BODY))
+    blocks.append(Block("(a) with a named officer;\n(b) with a second officer on call.", indent=1))
+    blocks.append(Block("Infrastructure", 1))
+    blocks.append(Block("2. Pumping stations should be serviced every year. " + BODY))
+    return PdfReport(
+        title="Riverside Flood Inquiry report", blocks=blocks, page_breaks=(2, 5, 8),
+        outline=outline,
+    )
+
+
+@pytest.mark.parametrize("outline", [True, False], ids=["with outline", "without outline"])
+def test_a_pdf_report_is_read_in_order_without_its_furniture(
+    tmp_path: Path, outline: bool
+) -> None:
+    pdf_report(outline).write(tmp_path / "riverside.pdf")
+    corpus = load_corpus(tmp_path)
+    doc = corpus.documents[0]
+    assert doc.meta.title == "Riverside Flood Inquiry report"
+    assert "Riverside Flood Inquiry: Report" not in doc.text  # the running header
+    assert "\n2\n" not in f"\n{doc.text}\n"  # page numbers
+    assert "so the warning was not read." in doc.text
+    assert BODY * 3 in doc.text  # a paragraph wrapped over lines is one paragraph again
+    structure = corpus.structure
+    assert titles(structure.findings) == ["Warnings were not passed on", "The pumps failed"]
+    assert [(r.number, r.theme) for r in structure.recommendations] == [
+        (1, "Warnings"),
+        (2, "Infrastructure"),
+    ]
+    assert structure.recommendations[0].points == (
+        "with a named officer;",
+        "with a second officer on call.",
+    )
+    if outline:
+        assert titles(structure.chapters) == [
+            "Report of the Riverside Flood Inquiry",
+            "Summary of findings",
+            "Recommendations",
+        ]
+        assert titles(structure.chapters[2].children) == ["Warnings", "Infrastructure"]
+
+
+def test_a_scanned_pdf_is_refused_clearly(tmp_path: Path) -> None:
+    pdf = FPDF()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.rect(20, 20, 150, 200, style="F")  # a page that is only a picture
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(CorpusError, match=r"scan\.pdf: no text layer.*scanned.*OCR"):
+        load_corpus(tmp_path)
+
+
+def test_a_damaged_pdf_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(CorpusError, match=r"broken\.pdf: not a readable PDF"):
+        load_corpus(tmp_path)
+
+
+# Word ------------------------------------------------------------------------------------------
+
+
+def test_a_word_report(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.core_properties.title = "Eastgate Fire Inquiry"
+    document.add_heading("Conclusions", level=1)
+    document.add_heading("1. The alarm was not heard", level=2)
+    document.add_paragraph(BODY)
+    document.add_heading("2. The doors were propped open", level=2)
+    document.add_paragraph(BODY)
+    document.add_heading("Recommendations", level=1)
+    document.add_paragraph("1. Landlords should test alarms monthly.")
+    document.add_paragraph("2. Fire doors should close by themselves.")
+    document.save(str(tmp_path / "eastgate.docx"))
+    (tmp_path / "eastgate.json").write_text('{"kind": "report"}')
+    corpus = load_corpus(tmp_path)
+    assert corpus.documents[0].meta.title == "Eastgate Fire Inquiry"
+    assert titles(corpus.structure.findings) == [
+        "The alarm was not heard",
+        "The doors were propped open",
+    ]
+    assert len(corpus.structure.recommendations) == 2
