@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot.commands import Command, CommandTable, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Button, Citation, Item, Reply, Result
-from bot.model import DocumentMeta, Finding, Recommendation
+from bot.model import DocumentMeta, Finding, Recommendation, ReviewStructure
 
 if TYPE_CHECKING:
     from bot.search import Hit, SearchResult
@@ -26,11 +26,32 @@ _WORD_NUMBERS = {
 }
 
 
-def parse_number(args: str, noun: str, plural: str, count: int, example: int) -> int:
+def no_items(structure: ReviewStructure, plural: str) -> UserInputError:
+    """Why there is no list: none in the documents, or one whose numbering did not hold."""
+    if plural in structure.unreadable:
+        return UserInputError(
+            f"The report's {plural} could not be read as a numbered list (their numbering "
+            f"does not hold together), so they are not listed. /chapters shows the report's "
+            f"parts, or ask a question in your own words."
+        )
+    return UserInputError(
+        f"These documents have no numbered {plural}. /chapters shows the report's parts, "
+        f"or ask a question in your own words."
+    )
+
+
+def parse_number(
+    args: str,
+    noun: str,
+    plural: str,
+    count: int,
+    example: int,
+    structure: ReviewStructure | None = None,
+) -> int:
     """The item number in a command's arguments, or a specific explanation of what is wrong."""
     usage = f"/{noun} N"
     if count == 0:
-        raise UserInputError(f"These documents have no numbered {plural}.")
+        raise no_items(structure or ReviewStructure(), plural)
     raw = args.strip()
     if not raw:
         raise UserInputError(
@@ -108,7 +129,7 @@ def help_command(table_ref: list[CommandTable]) -> Command:
 async def findings(ctx: Context, args: str) -> Reply:
     items = ctx.services.corpus.structure.findings
     if not items:
-        raise UserInputError("These documents have no numbered findings.")
+        raise no_items(ctx.services.corpus.structure, "findings")
     citation = report_citation(ctx, items[0].document_id, "Summary and conclusions")
     return Reply(
         lines=ctx.services.views.render("findings.j2", findings=items, citation=citation),
@@ -119,7 +140,9 @@ async def findings(ctx: Context, args: str) -> Reply:
 
 async def finding(ctx: Context, args: str) -> Reply:
     items = ctx.services.corpus.structure.findings
-    number = parse_number(args, "finding", "findings", len(items), 1)
+    number = parse_number(
+        args, "finding", "findings", len(items), 1, ctx.services.corpus.structure
+    )
     item = items[number - 1]
     citation = report_citation(ctx, item.document_id, "Summary and conclusions")
     return Reply(
@@ -135,7 +158,7 @@ async def finding(ctx: Context, args: str) -> Reply:
 async def recommendations(ctx: Context, args: str) -> Reply:
     items = ctx.services.corpus.structure.recommendations
     if not items:
-        raise UserInputError("These documents have no numbered recommendations.")
+        raise no_items(ctx.services.corpus.structure, "recommendations")
     citation = report_citation(ctx, items[0].document_id, "Recommendations")
     themes: dict[str, list[Recommendation]] = {}
     for rec in items:
@@ -149,7 +172,9 @@ async def recommendations(ctx: Context, args: str) -> Reply:
 
 async def recommendation(ctx: Context, args: str) -> Reply:
     items = ctx.services.corpus.structure.recommendations
-    number = parse_number(args, "recommendation", "recommendations", len(items), 10)
+    number = parse_number(
+        args, "recommendation", "recommendations", len(items), 10, ctx.services.corpus.structure
+    )
     item = items[number - 1]
     citation = report_citation(ctx, item.document_id, f"Recommendations: {item.theme}")
     return Reply(

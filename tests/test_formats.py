@@ -15,7 +15,9 @@ import docx
 import pytest
 from fpdf import FPDF
 
+from adapters.app import Config, build_bot, build_services
 from bot.documents import CorpusError, load_corpus
+from bot.messages import ChatKind, ChatRef, IncomingMessage, SenderRef
 from bot.model import Corpus
 from tests.pdf_maker import Block, PdfReport
 
@@ -230,7 +232,8 @@ def pdf_report(outline: bool = True) -> PdfReport:
     blocks.append(Block("Summary of findings", 0))
     for n, title in enumerate(("Warnings were not passed on", "The pumps failed"), 1):
         blocks.append(Block(f"Finding {n}: {title}. " + BODY * 2))
-    blocks.append(Block("The duty officer's pager was switched off, so the warn-\ning was not read."))
+    hyphenated = "The duty officer's pager was switched off, so the warn-\ning was not read."
+    blocks.append(Block(hyphenated))
     blocks.append(Block("Recommendations", 0))
     blocks.append(Block("Warnings", 1))
     blocks.append(Block("1. The council should staff its duty line at all hours. " + BODY))
@@ -313,3 +316,158 @@ def test_a_word_report(tmp_path: Path) -> None:
         "The doors were propped open",
     ]
     assert len(corpus.structure.recommendations) == 2
+
+
+# Layouts real inquiries use --------------------------------------------------------------------
+
+
+def structure_of(tmp_path: Path, text: str) -> Corpus:
+    return load(tmp_path, "report.txt", text)
+
+
+def test_numbered_recommendations_under_capital_headings_and_themes(tmp_path: Path) -> None:
+    """Recommendations as "1. That ..." paragraphs under themes, in a closing chapter whose
+    headings are printed in capitals (as the Stephen Lawrence Inquiry's report is)."""
+    corpus = structure_of(tmp_path, f"""CHAPTER FORTY
+CONCLUSIONS
+
+{BODY}
+
+CHAPTER FORTY-ONE
+RECOMMENDATIONS
+
+Openness and accountability
+
+1. That a ministerial priority be set for all police services.
+
+2. That inspectors be given full powers to inspect every force.
+
+Definition of a hate incident
+
+3. That a hate incident be any incident which is perceived to be so by the victim.
+""")
+    recs = corpus.structure.recommendations
+    assert [(r.number, r.theme) for r in recs] == [
+        (1, "Openness and accountability"),
+        (2, "Openness and accountability"),
+        (3, "Definition of a hate incident"),
+    ]
+    assert recs[0].title == "That a ministerial priority be set for all police services"
+
+
+def test_monitored_recommendations_after_the_list_are_not_mixed_in(tmp_path: Path) -> None:
+    """A second, regrouped list after the recommendations (the Manchester Arena Inquiry's
+    "Monitored Recommendations") does not join them."""
+    corpus = structure_of(tmp_path, f"""Part 8: conclusions and recommendations
+
+{BODY}
+
+Recommendations
+
+Recommendation 1: The operator should search every bag at the outer perimeter.
+
+Recommendation 2: Stewards should be trained to report suspicious behaviour.
+
+Monitored Recommendations
+
+Of the recommendations above, I will monitor these.
+
+Monitored Recommendation 1: Perimeter searches (Recommendation 1).
+""")
+    recs = corpus.structure.recommendations
+    assert [r.title for r in recs] == [
+        "The operator should search every bag at the outer perimeter",
+        "Stewards should be trained to report suspicious behaviour",
+    ]
+
+
+def test_numbered_recommendation_headings_with_sub_points(tmp_path: Path) -> None:
+    """A recommendation's number and short title on a line, then its text and sub-points
+    "(a)" and "(i)" (the Infected Blood Inquiry's layout)."""
+    corpus = structure_of(tmp_path, f"""Recommendations
+
+1. Compensation
+A scheme should be set up without delay. {BODY}
+(a) it should be open to everyone infected;
+(b) it should pay interim sums now:
+(i) to the bereaved;
+(ii) to carers.
+
+2. Apology
+The government should apologise to every person infected.
+""")
+    recs = corpus.structure.recommendations
+    assert [r.title for r in recs] == ["Compensation", "Apology"]
+    assert recs[0].points == (
+        "it should be open to everyone infected;",
+        "it should pay interim sums now:",
+        "to the bereaved;",
+        "to carers.",
+    )
+
+
+def test_conclusions_numbered_in_brackets(tmp_path: Path) -> None:
+    corpus = structure_of(tmp_path, f"""Summary of conclusions
+
+(1) The system was not robust. {BODY}
+
+(2) Branch accounts were wrong. {BODY}
+
+(3) Managers knew of the errors. {BODY}
+
+Chapter 2 The background
+
+{BODY}
+""")
+    assert [f.title for f in corpus.structure.findings] == [
+        "The system was not robust",
+        "Branch accounts were wrong",
+        "Managers knew of the errors",
+    ]
+
+
+def test_paragraphs_numbered_by_chapter_give_no_list(tmp_path: Path) -> None:
+    """Paragraph numbers such as "33.10" are not recommendation numbers (the Grenfell Tower
+    Inquiry numbers every paragraph so): no list is better than a wrong one."""
+    corpus = structure_of(tmp_path, f"""Recommendations
+
+33.10 {BODY}
+
+33.11 I recommend that owners be required to share building plans with fire services.
+""")
+    assert corpus.structure.recommendations == ()
+    assert corpus.structure.findings == ()
+
+
+def test_numbering_that_does_not_hold_together_is_not_listed(tmp_path: Path) -> None:
+    corpus = structure_of(tmp_path, f"""Findings
+
+1. The alarm failed. {BODY}
+
+2. The doors were open. {BODY}
+
+2. Nobody checked the doors. {BODY}
+
+3. The stairs were blocked. {BODY}
+""")
+    assert corpus.structure.findings == ()
+    assert corpus.structure.unreadable == frozenset({"findings"})
+
+
+async def test_the_bot_says_plainly_when_findings_could_not_be_read(tmp_path: Path) -> None:
+    (tmp_path / "report.txt").write_text(f"""Findings
+
+1. The alarm failed. {BODY}
+
+1. The doors were open. {BODY}
+""")
+    (tmp_path / "report.json").write_text('{"kind": "report"}')
+    services = build_services(Config(corpus_dir=tmp_path, cache_dir=None, db_path=None))
+    bot = build_bot(services)
+    room = ChatRef("console", "c", ChatKind.PRIVATE)
+    for text in ("/findings", "/finding 1"):
+        reply = await bot.handle(IncomingMessage(room, SenderRef("r", "Reader"), text))
+        assert reply is not None
+        said = " ".join(reply.plain.split())
+        assert "findings could not be read as a numbered list" in said
+        assert "/chapters" in said
