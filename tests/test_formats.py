@@ -471,3 +471,16 @@ async def test_the_bot_says_plainly_when_findings_could_not_be_read(tmp_path: Pa
         said = " ".join(reply.plain.split())
         assert "findings could not be read as a numbered list" in said
         assert "/chapters" in said
+
+
+def test_a_chapter_heading_at_the_top_of_each_chapter_is_not_taken_for_a_header(
+    tmp_path: Path,
+) -> None:
+    blocks: list[Block] = []
+    for n, topic in enumerate(("The night", "The warnings", "The pumps", "The response"), 1):
+        blocks += [Block(f"Chapter {n}: {topic}", 0), Block(f"{topic} are described here. {BODY}")]
+    PdfReport(blocks=blocks, page_breaks=(2, 4, 6), outline=False).write(tmp_path / "r.pdf")
+    text = load_corpus(tmp_path).documents[0].text
+    for n in range(1, 5):
+        assert f"Chapter {n}:" in text
+    assert "Riverside Flood Inquiry: Report" not in text

@@ -20,6 +20,7 @@ from bot.errors import UserInputError
 from bot.messages import ChatRef
 from bot.schedule import daily
 from bot.services import Services
+from tests.pdf_maker import Block, PdfReport
 
 NOW = datetime(2024, 5, 14, 6, 0, tzinfo=UTC)
 ARTICLE = """<p>The Met said on Monday that every officer would be <i>vetted</i> again.</p>
@@ -178,6 +179,76 @@ async def test_a_missing_path_is_explained(services: Services, tmp_path: Path) -
     async with await SqliteStore.open(tmp_path / "bot.db") as store:
         with pytest.raises(UserInputError, match="neither a file nor a folder"):
             await ingest(tmp_path / "nope.txt", store, services.corpus, NOW)
+
+
+async def test_a_file_of_control_bytes_is_refused(services: Services, tmp_path: Path) -> None:
+    (tmp_path / "noise.txt").write_bytes(b"\x00\x01\x02\x1b\x7f" * 200)
+    (tmp_path / "blank.txt").write_bytes(b" " * 40 + b"\x00\n\t" + b"\n" * 10)
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(tmp_path, store, services.corpus, NOW)
+        assert await store.list_documents() == []
+    reasons = {r.path.name: r.reason for r in report.refused}
+    assert reasons == {
+        "blank.txt": "no text: it holds no words",
+        "noise.txt": "binary data, not text (it is mostly control characters)",
+    }
+
+
+async def test_a_document_too_big_is_refused_before_it_is_read(
+    services: Services, tmp_path: Path
+) -> None:
+    big = tmp_path / "everything.txt"
+    big.write_bytes(b"The inquiry heard evidence. " * 1_000_000)  # 28 MB
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(big, store, services.corpus, NOW)
+    assert [r.reason for r in report.refused] == [
+        "28.0 MB is more than the 24.0 MB a document may be; split it into parts "
+        "(one file per volume or chapter)"
+    ]
+
+
+async def test_one_long_pdf_reports_its_pages(services: Services, tmp_path: Path) -> None:
+    blocks: list[Block] = []
+    for n, witness in enumerate(("harbourmaster", "pilot", "council", "coastguard"), 1):
+        blocks += [Block(f"Part {n}", 0), Block(f"The harbour inquiry heard the {witness}.")]
+    PdfReport(blocks=blocks, page_breaks=(2, 4, 6)).write(tmp_path / "harbour.pdf")
+    seen: list[tuple[int, int, str]] = []
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(
+            tmp_path / "harbour.pdf",
+            store,
+            services.corpus,
+            NOW,
+            progress=lambda done, total, path: seen.append((done, total, path.name)),
+        )
+    assert [r.id for r in report.added] == ["harbour"]
+    assert seen == [(n, 4, "harbour.pdf") for n in range(1, 5)]
+
+
+async def test_a_restart_finds_an_added_report_as_it_was_read(
+    services: Services, tmp_path: Path
+) -> None:
+    """The outline of an added PDF still gives the contents after a restart."""
+    blocks = [Block("Findings", 0), Block("1. The alarm failed to sound in the hall."),
+              Block("2. The doors were held open."), Block("Recommendations", 0),
+              Block("1. Landlords should test alarms monthly.")]
+    write(tmp_path / "eastgate.json", "", {"kind": "report"})
+    PdfReport(blocks=blocks).write(tmp_path / "eastgate.pdf")
+    cache = tmp_path / "cache"
+    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+        report = await ingest(tmp_path / "eastgate.pdf", store, services.corpus, NOW,
+                              cache_dir=cache)
+        assert [r.id for r in report.added] == ["eastgate"]
+        (restarted,) = await stored_documents(store, cache)
+        (without_cache,) = await stored_documents(store)
+    assert restarted == report.documents[0]
+    assert [s.title for s in restarted.sections] == [
+        "Finding 1: The alarm failed to sound in the hall",
+        "Finding 2: The doors were held open",
+        "Recommendations",
+        "Recommendation 1",
+    ]
+    assert without_cache.text == restarted.text
 
 
 # -- digests --at ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from bot.documents.contents import PART_NUMBER
 from bot.documents.lines import POINT, TERMINAL, is_heading, item_mark, norm
 from bot.documents.readers.base import (
     MAX_FILE_BYTES,
@@ -111,28 +112,39 @@ def _printed(entry: TocEntry) -> str:
 
 def strip_furniture(pages: Sequence[Sequence[str]]) -> list[str]:
     """All pages' lines in order, without running headers, footers and page numbers."""
-    running = _running_lines(pages)
+    running, exact = _running_lines(pages)
     kept: list[str] = []
     for page in pages:
         last = len(page) - 1
         for k, line in enumerate(page):
             at_edge = k < _EDGE_LINES or k > last - _EDGE_LINES
-            if at_edge and (_PAGE_NUMBER.fullmatch(line) or _furniture_key(line) in running):
+            if at_edge and (_PAGE_NUMBER.fullmatch(line) or _is_running(line, running, exact)):
                 continue
             kept.append(line)
     return kept
 
 
-def _running_lines(pages: Sequence[Sequence[str]]) -> set[str]:
-    """Lines (numbers aside) at the top or bottom of at least half the pages, and of 3."""
-    if len(pages) < 3:
-        return set()
+def _is_running(line: str, running: set[str], exact: Counter[str]) -> bool:
+    if _furniture_key(line) not in running:
+        return False
+    # "Chapter 3" opening each chapter's first page is a heading, not furniture, although
+    # with its number set aside it comes back page after page.
+    return exact[line] > 1 or not PART_NUMBER.match(line)
+
+
+def _running_lines(pages: Sequence[Sequence[str]]) -> tuple[set[str], Counter[str]]:
+    """Lines (numbers aside) at the top or bottom of at least half the pages, and of 3;
+    and how often each edge line comes back exactly."""
     counts: Counter[str] = Counter()
+    exact: Counter[str] = Counter()
     for page in pages:
         edges = {*page[:_EDGE_LINES], *page[-_EDGE_LINES:]}
         counts.update({_furniture_key(line) for line in edges})
+        exact.update(edges)
+    if len(pages) < 3:
+        return set(), exact
     needed = max(3, len(pages) // 2)
-    return {key for key, count in counts.items() if count >= needed}
+    return {key for key, count in counts.items() if count >= needed}, exact
 
 
 def _furniture_key(line: str) -> str:
