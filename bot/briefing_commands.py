@@ -82,6 +82,23 @@ def report_citation(ctx: Context, document_id: str, section: str | None) -> Cita
     return Citation(document_id, source, title, section, url)
 
 
+def findings_part(ctx: Context, document_id: str) -> str | None:
+    """The part of the report the findings are printed in ("Summary and conclusions"), as
+    its sections name it; None when the report's parts are not known."""
+    doc = ctx.services.corpus.document(document_id)
+    if doc is None:
+        return None
+    first = next((s for s in doc.sections if s.title.startswith("Finding 1:")), None)
+    if first is None:
+        return None
+    around = [
+        s
+        for s in doc.sections
+        if s.start <= first.start and first.end <= s.end and not s.title.startswith("Finding ")
+    ]
+    return min(around, key=lambda s: s.end - s.start).title if around else None
+
+
 def _report(ctx: Context) -> DocumentMeta | None:
     """The inquiry's report among the documents, if one is marked as such."""
     report = next((d for d in ctx.services.corpus.documents if d.meta.kind == "report"), None)
@@ -130,7 +147,8 @@ async def findings(ctx: Context, args: str) -> Reply:
     items = ctx.services.corpus.structure.findings
     if not items:
         raise no_items(ctx.services.corpus.structure, "findings")
-    citation = report_citation(ctx, items[0].document_id, "Summary and conclusions")
+    part = findings_part(ctx, items[0].document_id)
+    citation = report_citation(ctx, items[0].document_id, part)
     return Reply(
         lines=ctx.services.views.render("findings.j2", findings=items, citation=citation),
         citations=(citation,),
@@ -144,7 +162,7 @@ async def finding(ctx: Context, args: str) -> Reply:
         args, "finding", "findings", len(items), 1, ctx.services.corpus.structure
     )
     item = items[number - 1]
-    citation = report_citation(ctx, item.document_id, "Summary and conclusions")
+    citation = report_citation(ctx, item.document_id, findings_part(ctx, item.document_id))
     return Reply(
         lines=ctx.services.views.render(
             "finding.j2", finding=item, total=len(items), citation=citation

@@ -17,7 +17,7 @@ from fpdf import FPDF
 
 from adapters.app import Config, build_bot, build_services
 from bot.documents import CorpusError, load_corpus
-from bot.messages import ChatKind, ChatRef, IncomingMessage, SenderRef
+from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
 from bot.model import Corpus
 from tests.pdf_maker import Block, PdfReport
 
@@ -305,7 +305,9 @@ def test_a_word_report(tmp_path: Path) -> None:
     document.add_heading("2. The doors were propped open", level=2)
     document.add_paragraph(BODY)
     document.add_heading("Recommendations", level=1)
-    document.add_paragraph("1. Landlords should test alarms monthly.")
+    document.add_paragraph("1. Landlords should test alarms monthly:")
+    document.add_paragraph("in every flat;", style="List Bullet")
+    document.add_paragraph("in every corridor.", style="List Bullet")
     document.add_paragraph("2. Fire doors should close by themselves.")
     document.save(str(tmp_path / "eastgate.docx"))
     (tmp_path / "eastgate.json").write_text('{"kind": "report"}')
@@ -315,7 +317,12 @@ def test_a_word_report(tmp_path: Path) -> None:
         "The alarm was not heard",
         "The doors were propped open",
     ]
-    assert len(corpus.structure.recommendations) == 2
+    recs = corpus.structure.recommendations
+    assert [r.title for r in recs] == [
+        "Landlords should test alarms monthly",
+        "Fire doors should close by themselves",
+    ]
+    assert recs[0].points == ("in every flat;", "in every corridor.")
 
 
 # Layouts real inquiries use --------------------------------------------------------------------
@@ -454,6 +461,21 @@ def test_numbering_that_does_not_hold_together_is_not_listed(tmp_path: Path) -> 
     assert corpus.structure.unreadable == frozenset({"findings"})
 
 
+async def ask(folder: Path, text: str) -> Reply:
+    bot = build_bot(build_services(Config(corpus_dir=folder, cache_dir=None, db_path=None)))
+    room = ChatRef("console", "c", ChatKind.PRIVATE)
+    reply = await bot.handle(IncomingMessage(room, SenderRef("r", "Reader"), text))
+    assert reply is not None
+    return reply
+
+
+async def test_findings_are_cited_by_the_part_they_are_printed_in(tmp_path: Path) -> None:
+    load(tmp_path, "harbour.txt", PLAIN)
+    for text in ("/findings", "/finding 2"):
+        (citation,) = (await ask(tmp_path, text)).citations
+        assert citation.section == "Key findings"
+
+
 async def test_the_bot_says_plainly_when_findings_could_not_be_read(tmp_path: Path) -> None:
     (tmp_path / "report.txt").write_text(f"""Findings
 
@@ -462,12 +484,8 @@ async def test_the_bot_says_plainly_when_findings_could_not_be_read(tmp_path: Pa
 1. The doors were open. {BODY}
 """)
     (tmp_path / "report.json").write_text('{"kind": "report"}')
-    services = build_services(Config(corpus_dir=tmp_path, cache_dir=None, db_path=None))
-    bot = build_bot(services)
-    room = ChatRef("console", "c", ChatKind.PRIVATE)
     for text in ("/findings", "/finding 1"):
-        reply = await bot.handle(IncomingMessage(room, SenderRef("r", "Reader"), text))
-        assert reply is not None
+        reply = await ask(tmp_path, text)
         said = " ".join(reply.plain.split())
         assert "findings could not be read as a numbered list" in said
         assert "/chapters" in said

@@ -243,6 +243,7 @@ async def test_a_restart_finds_an_added_report_as_it_was_read(
         (without_cache,) = await stored_documents(store)
     assert restarted == report.documents[0]
     assert [s.title for s in restarted.sections] == [
+        "Findings",
         "Finding 1: The alarm failed to sound in the hall",
         "Finding 2: The doors were held open",
         "Recommendations",

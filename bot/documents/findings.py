@@ -52,6 +52,8 @@ class FoundFindings:
     findings: tuple[Finding, ...]
     spans: tuple[tuple[int, int], ...]
     unreadable: bool  # a place for findings was found, but their numbering did not hold
+    heading: str = ""  # the heading they are printed under, when the body has one
+    heading_start: int = 0
 
 
 def find_findings(
@@ -63,11 +65,12 @@ def find_findings(
     document_id: str,
 ) -> FoundFindings:
     """Findings between line `body` (after any contents) and line `end`."""
-    run, placed = _locate(lines, body, end, toc, part_headings)
+    run, placed, heading = _locate(lines, body, end, toc, part_headings)
     if run is None or not run.items:
         return FoundFindings((), (), placed)
     if not run.coherent or len(run.items) < 2:
         return FoundFindings((), (), True)
+    under = (lines[heading].text, lines[heading].start) if heading is not None else ("", 0)
     findings: list[Finding] = []
     spans: list[tuple[int, int]] = []
     for item in run.items:
@@ -75,18 +78,14 @@ def find_findings(
         text = lines.text[body_start : item.end].strip()
         findings.append(Finding(item.number, title, text, document_id))
         spans.append((item.span_start, item.end))
-    return FoundFindings(tuple(findings), tuple(spans), False)
+    return FoundFindings(tuple(findings), tuple(spans), False, *under)
 
 
 def _locate(
     lines: Lines, body: int, end: int, toc: Toc | None, part_headings: frozenset[str]
-) -> tuple[ItemRun | None, bool]:
-    """The run of findings, and whether the report has a place for them at all."""
-    labelled = next(
-        (i for i in range(body, len(lines)) if _labelled_finding(lines[i].text)), None
-    )
-    if labelled is not None:
-        return walk_items(lines, labelled, len(lines), "finding", part_headings), True
+) -> tuple[ItemRun | None, bool, int | None]:
+    """The run of findings, whether the report has a place for them at all, and the line
+    of the heading they are printed under."""
     heading = next(
         (
             i
@@ -95,11 +94,17 @@ def _locate(
         ),
         None,
     )
+    labelled = next(
+        (i for i in range(body, len(lines)) if _labelled_finding(lines[i].text)), None
+    )
+    if labelled is not None:
+        run = walk_items(lines, labelled, len(lines), "finding", part_headings)
+        return run, True, heading if heading is not None and heading < labelled else None
     if heading is not None:
-        return walk_items(lines, heading + 1, end, "finding", part_headings), True
+        return walk_items(lines, heading + 1, end, "finding", part_headings), True, heading
     if toc is not None and any(FINDINGS_HEADING.fullmatch(e.title) for e in toc.entries):
-        return walk_items(lines, body, end, "finding", part_headings), True
-    return None, False
+        return walk_items(lines, body, end, "finding", part_headings), True, None
+    return None, False, None
 
 
 def _labelled_finding(text: str) -> bool:

@@ -21,6 +21,10 @@ def report_sections(
     sections: list[Section] = []
     if body_start is not None and recs is not None:
         sections.extend(_front_parts(lines, chapters, body_start, recs.start))
+    named = {norm(s.title) for s in sections}
+    if findings.heading and findings.spans and norm(findings.heading) not in named:
+        end = findings.spans[-1][1]
+        sections.append(Section(findings.heading, findings.heading_start, end))
     for finding, (start, end) in zip(findings.findings, findings.spans, strict=True):
         sections.append(Section(f"Finding {finding.number}: {finding.title}", start, end))
     if recs is not None:
