@@ -382,9 +382,9 @@ Of the recommendations above, I will monitor these.
 Monitored Recommendation 1: Perimeter searches (Recommendation 1).
 """)
     recs = corpus.structure.recommendations
-    assert [r.title for r in recs] == [
-        "The operator should search every bag at the outer perimeter",
-        "Stewards should be trained to report suspicious behaviour",
+    assert [(r.title, r.theme) for r in recs] == [
+        ("The operator should search every bag at the outer perimeter", ""),
+        ("Stewards should be trained to report suspicious behaviour", ""),
     ]
 
 

@@ -13,6 +13,7 @@ its text), else its first sentence, or the lead-in before its sub-points.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.documents.items import Item, ItemRun, Theme, walk_items
@@ -28,6 +29,12 @@ from bot.documents.lines import (
     strip_end,
 )
 from bot.model import Recommendation
+
+RECOMMENDATIONS_HEADING = re.compile(
+    r"(?:.*\S\s+[–—-]\s+|(?:chapter|part|section)\s+[\w-]+[:.]?\s+|\d+(?:\.\d+)*\.?\s+)?"
+    r"(?:(?:list|summary) of (?:the )?|our |the |key |main )?recommendations",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,18 @@ def find_recommendations(
 
 
 def _candidate_headings(lines: Lines, body: int) -> list[int]:
-    return [
+    """Headings that name the recommendations: those naming nothing else first
+    ("Recommendations", "Fixing the Met – Recommendations"), then any heading with the word
+    ("Conclusions and recommendations")."""
+    named = [
         i
         for i in range(body, len(lines))
         if RECOMMENDATIONS_WORD.search(lines[i].text)
         and lines.is_heading(i)
         and item_mark(lines[i].text) is None
     ]
+    exact = [i for i in named if RECOMMENDATIONS_HEADING.fullmatch(lines[i].text)]
+    return exact + [i for i in named if i not in exact]
 
 
 def _labelled_first(text: str) -> bool:
