@@ -502,3 +502,19 @@ def test_a_chapter_heading_at_the_top_of_each_chapter_is_not_taken_for_a_header(
     for n in range(1, 5):
         assert f"Chapter {n}:" in text
     assert "Riverside Flood Inquiry: Report" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("a.docx", b"not a zip file", "not a readable Word document"),
+        ("b.md", b"", "no text: it holds no words"),
+        ("c.txt", b"\xff\xfe\x00h\x00i", "not UTF-8 text"),
+    ],
+)
+def test_a_damaged_file_is_named_with_its_fault(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(CorpusError, match=f"{name}: {reason}"):
+        load_corpus(tmp_path)

@@ -112,6 +112,9 @@ def parse_file(
         raise CorpusError(f"{path}: {exc}") from exc
     except OSError as exc:
         raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except Exception as exc:  # a format library's own failure on a damaged file
+        logger.exception("reading %s failed", path)
+        raise CorpusError(f"{path}: could not be read ({type(exc).__name__})") from exc
     meta = read_meta(path, read.title)
     parsed = parse_document(read.text, meta, read.hints)
     if cache is not None:

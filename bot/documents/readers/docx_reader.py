@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import docx
+from docx.opc.exceptions import PackageNotFoundError
 
 from bot.documents.readers.base import (
     MAX_FILE_BYTES,
@@ -27,7 +28,7 @@ def read(path: Path, progress: PageProgress | None = None) -> ReadText:
     check_size(path, MAX_FILE_BYTES)
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
         raise UnreadableDocument(f"not a readable Word document ({exc})") from exc
     lines: list[str] = []
     headings: list[str] = []
