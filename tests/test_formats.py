@@ -184,12 +184,15 @@ PAGE = f"""<!doctype html><html><head>
 <nav class="breadcrumb"><a href="/">Home</a> &gt; <a href="/inquiries">Inquiries</a></nav>
 <main><article>
 <h1>Riverside Flood Inquiry: final report</h1>
+<h2>On this page</h2>
+<ul><li><a href="#findings">Findings</a></li><li><a href="#recommendations">Recommendations</a></li>
+</ul>
 <p>{BODY}</p>
-<h2>Findings</h2>
+<h2 id="findings">Findings</h2>
 <h3>1. Warnings were not passed on</h3><p>{BODY}</p>
 <h3>2. The pumping station failed</h3><p>{BODY}</p>
 <ul><li>The backup generator did not start.</li><li>No alarm reached the control room.</li></ul>
-<h2>Recommendations</h2>
+<h2 id="recommendations">Recommendations</h2>
 <h3>Warnings</h3>
 <ol><li>The council should staff its duty line at all hours.</li>
 <li>The agency should confirm receipt of every severe warning.</li></ol>
@@ -213,6 +216,8 @@ def test_a_council_web_page_gives_only_its_main_content(tmp_path: Path) -> None:
         assert furniture not in doc.text
     assert doc.meta.title == "Riverside Flood Inquiry: final report"
     structure = corpus.structure
+    assert titles(structure.chapters) == ["Findings", "Recommendations"]
+    assert "On this page" not in doc.text
     assert titles(structure.findings) == [
         "Warnings were not passed on",
         "The pumping station failed",
@@ -518,3 +523,26 @@ def test_a_damaged_file_is_named_with_its_fault(
     (tmp_path / name).write_bytes(content)
     with pytest.raises(CorpusError, match=f"{name}: {reason}"):
         load_corpus(tmp_path)
+
+
+def test_a_pdf_contents_page_with_leaders(tmp_path: Path) -> None:
+    entries = [("Foreword", 3), ("Summary of findings", 5), ("Chapter 1: The night", 9),
+               ("1.1 The first warning", 10), ("Recommendations", 31)]
+    blocks = [Block("Contents", 0, bookmark=False)]
+    blocks += [Block(f"{title} {'.' * (70 - len(title))} {page}") for title, page in entries]
+    blocks += [Block("Foreword", 0, bookmark=False), Block(BODY)]
+    blocks += [Block("Summary of findings", 0, bookmark=False)]
+    blocks += [Block(f"{n}. Finding number {n} is set out here. {BODY}") for n in (1, 2)]
+    blocks += [Block("Recommendations", 0, bookmark=False), Block(f"1. {BODY}")]
+    report = PdfReport(blocks=blocks, page_breaks=(6, 8), outline=False)
+    report.write(tmp_path / "report.pdf")
+    (tmp_path / "report.json").write_text('{"kind": "report"}')
+    structure = load_corpus(tmp_path).structure
+    assert [(c.number, c.title, c.page) for c in structure.chapters] == [
+        (None, "Foreword", 3),
+        (None, "Summary of findings", 5),
+        ("Chapter 1", "The night", 9),
+        (None, "Recommendations", 31),
+    ]
+    assert [c.title for c in structure.chapters[2].children] == ["The first warning"]
+    assert [f.number for f in structure.findings] == [1, 2]

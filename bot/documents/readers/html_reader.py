@@ -3,6 +3,7 @@
 trafilatura finds the page's main text and leaves out navigation, cookie banners,
 breadcrumbs, "related content", feedback widgets and footers. It renders to Markdown, which
 the Markdown reader turns into lines and layout hints, so headings and list items stay lines.
+A list of links to the page's own anchors ("On this page") is its contents, taken out first.
 Numbered lists are numbered in the page first, because the Markdown rendering restarts every
 list at 1 (``<ol start="3">`` would lose its 3). The title is the page's ``og:title`` or
 ``<title>``, as trafilatura reads it.
@@ -23,7 +24,11 @@ from bot.documents.readers.base import (
     check_size,
     check_text,
 )
-from bot.documents.readers.markdown_reader import markdown_to_text
+from bot.documents.readers.markdown_reader import CONTENTS_TITLE, markdown_to_text
+from bot.documents.structure import FormatHints
+from bot.model import TocEntry
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 def read(path: Path, progress: PageProgress | None = None) -> ReadText:
@@ -36,6 +41,7 @@ def html_to_text(page: bytes | str) -> ReadText:
         tree = lxml.html.document_fromstring(page)
     except (ValueError, lxml.etree.ParserError) as exc:
         raise UnreadableDocument(f"not an HTML page ({exc})") from exc
+    contents = _take_anchor_lists(tree)
     _number_ordered_lists(tree)
     markdown = trafilatura.extract(
         tree,
@@ -51,7 +57,35 @@ def html_to_text(page: bytes | str) -> ReadText:
     read = markdown_to_text(check_text(markdown))
     metadata = trafilatura.extract_metadata(tree)
     title = metadata.title if metadata is not None and metadata.title else read.title
-    return ReadText(read.text, title, read.hints)
+    hints = FormatHints(read.hints.headings, read.hints.contents or contents)
+    return ReadText(read.text, title, hints)
+
+
+def _take_anchor_lists(tree: lxml.html.HtmlElement) -> tuple[TocEntry, ...]:
+    """Take out lists made only of links to the page's own anchors, with a heading such as
+    "Contents" or "On this page" just above; the first is the page's contents."""
+    contents: tuple[TocEntry, ...] = ()
+    for listing in list(tree.iter("ul", "ol")):
+        items = [item for item in listing if item.tag == "li"]
+        links = [_anchor_text(item) for item in items]
+        if len(items) < 2 or not all(links):
+            continue
+        heading = listing.getprevious()
+        if heading is not None and heading.tag in _HEADINGS:
+            if CONTENTS_TITLE.fullmatch(" ".join(heading.text_content().split())):
+                heading.drop_tree()
+        contents = contents or tuple(TocEntry(str(text), None) for text in links)
+        listing.drop_tree()
+    return contents
+
+
+def _anchor_text(item: lxml.html.HtmlElement) -> str | None:
+    """The text of an item that is nothing but a link to an anchor on the page."""
+    anchors = item.findall(".//a")
+    if len(anchors) != 1 or not (anchors[0].get("href") or "").startswith("#"):
+        return None
+    text = " ".join(item.text_content().split())
+    return text if text and text == " ".join(anchors[0].text_content().split()) else None
 
 
 def _number_ordered_lists(tree: lxml.html.HtmlElement) -> None:

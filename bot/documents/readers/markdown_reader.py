@@ -17,13 +17,18 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.documents.contents import CONTENTS_HEADING
 from bot.documents.readers.base import PageProgress, ReadText
 from bot.documents.readers.text_reader import read_utf8
 from bot.documents.structure import FormatHints
 from bot.model import TocEntry
 
 _SPACES = re.compile(r"[ \t]+")
+# Headings that introduce a list of links to the document's own parts.
+CONTENTS_TITLE = re.compile(
+    r"(?:table of )?contents:?|on this page|in this (?:report|section|chapter|document)"
+    r"|jump to|skip to",
+    re.IGNORECASE,
+)
 _PARSER = MarkdownIt("commonmark").enable("table")
 
 
@@ -89,7 +94,7 @@ class _Writer:
             text = inline_text(tokens[i + 1])
             if token.tag == "h1" and self.title is None:
                 self.title = text
-            if CONTENTS_HEADING.fullmatch(text) and _link_list_follows(tokens, i + 3):
+            if CONTENTS_TITLE.fullmatch(text) and _link_list_follows(tokens, i + 3):
                 return i + 3  # the contents heading goes with its list
             self.headings.append(text)
             self._block(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from bot.documents.contents import PART_NUMBER
+from bot.documents.contents import LEADER_ENTRY, PART_NUMBER
 from bot.documents.lines import POINT, TERMINAL, is_heading, item_mark, norm
 from bot.documents.readers.base import (
     MAX_FILE_BYTES,
@@ -157,7 +157,8 @@ def reflow(lines: Sequence[str], headings: frozenset[str] = frozenset()) -> str:
     blocks: list[str] = []
     ended = True  # the last line ended its paragraph
     for line in lines:
-        heading = norm(line) in headings or (
+        entry = LEADER_ENTRY.match(line) is not None  # a contents line stands alone
+        heading = entry or norm(line) in headings or (
             ended and is_heading(line) and len(line) < 0.7 * width
         )
         opens_item = bool(POINT.match(line) or item_mark(line))
