@@ -500,13 +500,20 @@ def test_a_chapter_heading_at_the_top_of_each_chapter_is_not_taken_for_a_header(
     tmp_path: Path,
 ) -> None:
     blocks: list[Block] = []
-    for n, topic in enumerate(("The night", "The warnings", "The pumps", "The response"), 1):
+    topics = ("The night", "The warnings", "The pumps", "The response")
+    for n, topic in enumerate(topics, 1):
         blocks += [Block(f"Chapter {n}: {topic}", 0), Block(f"{topic} are described here. {BODY}")]
-    PdfReport(blocks=blocks, page_breaks=(2, 4, 6), outline=False).write(tmp_path / "r.pdf")
-    text = load_corpus(tmp_path).documents[0].text
+    PdfReport(blocks=blocks, page_breaks=(2, 4, 6)).write(tmp_path / "r.pdf")
+    (tmp_path / "r.json").write_text('{"kind": "report"}')
+    corpus = load_corpus(tmp_path)
+    text = corpus.documents[0].text
     for n in range(1, 5):
-        assert f"Chapter {n}:" in text
+        assert f"Chapter {n}: {topics[n - 1]}\n" in text
     assert "Riverside Flood Inquiry: Report" not in text
+    # The outline's chapters are numbered as the text's contents would be.
+    assert [(c.number, c.title, c.page) for c in corpus.structure.chapters] == [
+        (f"Chapter {n}", topic, n) for n, topic in enumerate(topics, 1)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from bot.documents.contents import LEADER_ENTRY, PART_NUMBER
+from bot.documents.contents import LEADER_ENTRY, PART_NUMBER, entry_number
 from bot.documents.lines import POINT, TERMINAL, is_heading, item_mark, norm
 from bot.documents.readers.base import (
     MAX_FILE_BYTES,
@@ -63,7 +63,7 @@ def read(path: Path, progress: PageProgress | None = None) -> ReadText:
         )
     headings = {norm(_printed(e)) for e in _walk(outline)} | {norm(e.title) for e in _walk(outline)}
     text = reflow(strip_furniture(pages), frozenset(headings))
-    hints = FormatHints(tuple(e.title for e in _walk(outline)), outline)
+    hints = FormatHints(tuple(_printed(e) for e in _walk(outline)), outline)
     return ReadText(check_text(text), title, hints)
 
 
@@ -90,7 +90,8 @@ def _outline(pdf: pdfium.PdfDocument) -> tuple[TocEntry, ...]:
         if not title:
             continue
         index = item.get_dest().get_index() if item.get_dest() is not None else None
-        entry = TocEntry(title, None if index is None else index + 1)
+        number, name, _ = entry_number(title)
+        entry = TocEntry(name, None if index is None else index + 1, number)
         if item.level > 0 and parts:
             parts[-1][1].append(entry)
         else:
