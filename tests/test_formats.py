@@ -553,3 +553,51 @@ def test_a_pdf_contents_page_with_leaders(tmp_path: Path) -> None:
     ]
     assert [c.title for c in structure.chapters[2].children] == ["The first warning"]
     assert [f.number for f in structure.findings] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Finding {n}:", "Key finding {n}", "Conclusion {n}.", "{n}.", "{n})", "({n})"],
+)
+def test_every_way_of_numbering_a_finding(tmp_path: Path, label: str) -> None:
+    items = "\n\n".join(
+        f"{label.format(n=n)} The {word} was not checked. {BODY}"
+        for n, word in enumerate(("alarm", "door", "stair"), 1)
+    )
+    corpus = structure_of(tmp_path, f"Summary of findings\n\n{items}\n")
+    assert [f.title for f in corpus.structure.findings] == [
+        "The alarm was not checked",
+        "The door was not checked",
+        "The stair was not checked",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("label", "point"),
+    [
+        ("Recommendation {n}:", "(a)"),
+        ("Recommendation {n}\n", "a)"),
+        ("R{n}.", "a."),
+        ("R{n}", "i)"),
+        ("Rec. {n}", "(i)"),
+        ("{n}.", "•"),
+    ],
+)
+def test_every_way_of_numbering_a_recommendation(tmp_path: Path, label: str, point: str) -> None:
+    items = "\n\n".join(
+        f"{label.format(n=n)} The council should check every {word}:\n"
+        f"{point} each month, {word} by {word};\n{point} after each storm."
+        for n, word in enumerate(("alarm", "door", "stair"), 1)
+    )
+    items = f"{BODY}\n\n{items}"  # as in a report, the list does not open the document
+    corpus = structure_of(tmp_path, f"List of recommendations\n\n{items}\n")
+    recs = corpus.structure.recommendations
+    words = ("alarm", "door", "stair")
+    assert [r.title for r in recs] == [
+        "The council should check every alarm",
+        "The council should check every door",
+        "The council should check every stair",
+    ]
+    assert [r.points for r in recs] == [
+        (f"each month, {word} by {word};", "after each storm.") for word in words
+    ]
