@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli_store import register
+from adapters.cli_store import ProgressBar, register
 from adapters.sqlite_store import SqliteStore
 from bot.documents import default_corpus_dir
 from bot.documents.ingest import MetaOverrides, ingest, stored_documents, with_stored
@@ -223,6 +224,28 @@ async def test_one_long_pdf_reports_its_pages(services: Services, tmp_path: Path
         )
     assert [r.id for r in report.added] == ["harbour"]
     assert seen == [(n, 4, "harbour.pdf") for n in range(1, 5)]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    terminal, pipe = Terminal(), io.StringIO()
+    for out in (terminal, pipe):
+        bar = ProgressBar(out, width=4)
+        for page in (1, 2, 3, 4):
+            bar(page, 4, Path("harbour.pdf"))
+    frames = terminal.getvalue().split("\r")[1:]
+    assert [frame[:11] for frame in frames] == [
+        "[#---] 1/4 ",
+        "[##--] 2/4 ",
+        "[###-] 3/4 ",
+        "[####] 4/4 ",
+    ]
+    assert "harbour.pdf" in frames[0] and frames[-1].endswith("\n")
+    assert pipe.getvalue() == ""
 
 
 async def test_a_restart_finds_an_added_report_as_it_was_read(
