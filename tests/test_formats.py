@@ -601,3 +601,21 @@ def test_every_way_of_numbering_a_recommendation(tmp_path: Path, label: str, poi
     assert [r.points for r in recs] == [
         (f"each month, {word} by {word};", "after each storm.") for word in words
     ]
+
+
+def test_a_sub_list_numbered_another_way_stays_with_its_item(tmp_path: Path) -> None:
+    corpus = structure_of(tmp_path, f"""Recommendations
+
+1. The Home Office should publish its data.
+
+2. The Home Office should review three things:
+(1) how warnings are passed on;
+(2) who owns each risk.
+
+3. The council should report each year.
+
+{BODY}
+""")
+    recs = corpus.structure.recommendations
+    assert [r.number for r in recs] == [1, 2, 3]
+    assert recs[1].text.endswith("(2) who owns each risk.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.documents.lines import Lines, item_mark, norm, paragraph_blocks
+from bot.documents.lines import Lines, is_numbered, item_mark, norm, paragraph_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class _Walker:
     def _mark(self, i: int) -> tuple[int, int] | None:
         """(number, offset of its words) when line i opens an item in the accepted style."""
         mark = item_mark(self.lines[i].text)
-        if mark is None or mark.kind not in (self.label, "numbered"):
+        if mark is None or not (mark.kind == self.label or is_numbered(mark.kind)):
             return None
         if self.style is not None and mark.kind != self.style:
             return None

@@ -47,7 +47,9 @@ class Line:
 class ItemMark:
     """A line that opens a numbered item."""
 
-    kind: str  # "finding", "recommendation" (labelled) or "numbered"
+    # "finding", "recommendation" (labelled), or how a bare number is printed: "1.", "1)",
+    # "(1)" (a list of one style may hold a sub-list of another)
+    kind: str
     number: int
     rest: int  # offset of the text after the number and its punctuation, within the line
 
@@ -122,8 +124,16 @@ def item_mark(text: str) -> ItemMark | None:
     if match:
         number = match["p"] or match["n"]
         rest = match.start("rest") if match["rest"] else len(text)
-        return ItemMark("numbered", int(number), rest)
+        style = "(1)" if match["p"] else f"1{text[len(number)]}"
+        return ItemMark(style, int(number), rest)
     return None
+
+
+def is_numbered(kind: str) -> bool:
+    return kind in NUMBER_STYLES
+
+
+NUMBER_STYLES = frozenset({"1.", "1)", "(1)"})
 
 
 def first_sentence(text: str) -> str:
