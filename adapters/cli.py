@@ -22,10 +22,14 @@ logger = logging.getLogger(__name__)
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--corpus", metavar="DIR", help="folder of .txt/.md documents (default: built-in)"
+        "--corpus",
+        metavar="DIR",
+        help="folder of documents: .txt, .md, .pdf, .html, .docx (default: built-in)",
     )
     common.add_argument("--db", metavar="PATH", help="SQLite database file")
-    common.add_argument("--no-cache", action="store_true", help="do not cache the search index")
+    common.add_argument(
+        "--no-cache", action="store_true", help="do not cache the search index or documents"
+    )
     common.add_argument(
         "--log-level",
         default=os.environ.get("INQUIRY_BOT_LOG_LEVEL", "WARNING"),
