@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from pathlib import Path
 
 from bot.documents import load_corpus
-from bot.documents.cache import DocumentCache, file_key
+from bot.documents.cache import UNUSED_FOR, DocumentCache, file_key
 
 REPORT = """Findings
 
@@ -70,3 +71,31 @@ def test_a_damaged_cache_entry_is_read_past(tmp_path: Path) -> None:
     assert load_corpus(folder, cache) == first
     with entry.open("rb") as handle:  # and the entry is written again
         assert pickle.load(handle).document.text == first.documents[0].text
+
+
+def test_entries_unused_for_a_month_are_removed(tmp_path: Path) -> None:
+    folder, cache = tmp_path / "docs", tmp_path / "cache"
+    folder.mkdir()
+    (folder / "old.txt").write_text(REPORT)
+    load_corpus(folder, cache)
+    (old,) = entries(cache)
+    month_ago = time.time() - UNUSED_FOR - 60
+    os.utime(old, (month_ago, month_ago))
+    (folder / "old.txt").unlink()
+    (folder / "new.txt").write_text(REPORT.replace("alarm", "siren"))
+    load_corpus(folder, cache)
+    assert old not in entries(cache) and len(entries(cache)) == 1
+
+
+def test_an_entry_in_use_is_kept(tmp_path: Path) -> None:
+    folder, cache = tmp_path / "docs", tmp_path / "cache"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(REPORT)
+    load_corpus(folder, cache)
+    (kept,) = entries(cache)
+    month_ago = time.time() - UNUSED_FOR - 60
+    os.utime(kept, (month_ago, month_ago))
+    load_corpus(folder, cache)  # used today
+    (folder / "new.txt").write_text(REPORT.replace("alarm", "siren"))
+    load_corpus(folder, cache)
+    assert kept in entries(cache)

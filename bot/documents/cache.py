@@ -15,6 +15,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FOLDER = "documents"
+# Entries not used for this long are removed when a new one is written, so documents that
+# were replaced or a corpus no longer served do not fill the disk.
+UNUSED_FOR = 30 * 24 * 3600  # seconds
 
 
 @cache
@@ -76,6 +80,7 @@ class DocumentCache:
         try:
             with path.open("rb") as handle:
                 parsed: ParsedDocument = pickle.load(handle)
+            os.utime(path)  # used now: see UNUSED_FOR
         except Exception as exc:  # a damaged or foreign file is only a missing entry
             logger.warning("document cache %s unreadable (%s); reading the document", path, exc)
             return None
@@ -88,5 +93,14 @@ class DocumentCache:
             with os.fdopen(handle, "wb") as out:
                 pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.directory / f"{key}.pickle")
+            self._prune(time.time() - UNUSED_FOR)
         except OSError as exc:  # a cache that cannot be written only costs time
             logger.warning("cannot write the document cache in %s: %s", self.directory, exc)
+
+    def _prune(self, before: float) -> None:
+        for entry in self.directory.glob("*.pickle"):
+            try:
+                if entry.stat().st_mtime < before:
+                    entry.unlink()
+            except FileNotFoundError:  # another process pruned it first
+                continue
