@@ -371,3 +371,19 @@ async def test_findings_are_cited_by_the_part_they_are_printed_in(tmp_path: Path
     for text in ("/findings", "/finding 2"):
         (citation,) = (await ask(tmp_path, text)).citations
         assert citation.section == "Key findings"
+
+
+def test_a_pdf_with_scanned_pages_is_read_and_the_gap_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.cell(0, 10, "Foreword: the inquiry heard from forty witnesses over nine weeks.")
+    for _ in range(2):
+        pdf.add_page()
+        pdf.rect(20, 20, 150, 200, style="F")
+    pdf.output(str(tmp_path / "mixed.pdf"))
+    corpus = load_corpus(tmp_path)
+    assert corpus.documents[0].text.startswith("Foreword: the inquiry heard")
+    assert "2 of 3 pages have no text (scanned pages?)" in caplog.text

@@ -14,6 +14,7 @@ A PDF with no text layer (a scan) is refused: the bot does no OCR.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ from bot.documents.readers.base import (
 )
 from bot.documents.structure import FormatHints
 from bot.model import TocEntry
+
+logger = logging.getLogger(__name__)
 
 _PAGE_NUMBER = re.compile(
     r"(?i:page\s+)?[-–—]?\s*(?:\d{1,4}|[ivxlc]{1,7})\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?"
@@ -56,11 +59,14 @@ def read(path: Path, progress: PageProgress | None = None) -> ReadText:
         title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
     finally:
         pdf.close()
-    if not any(sum(len(line) for line in page) >= _MIN_TEXT_PER_PAGE for page in pages):
+    blank = sum(sum(len(line) for line in page) < _MIN_TEXT_PER_PAGE for page in pages)
+    if blank == len(pages):
         raise UnreadableDocument(
             "no text layer: it looks like a scanned image. The bot does not read images "
             "(no OCR); run it through OCR first, or use a copy with text"
         )
+    if blank * 4 > len(pages):
+        logger.warning("%s: %d of %d pages have no text (scanned pages?)", path, blank, len(pages))
     headings = {norm(_printed(e)) for e in _walk(outline)} | {norm(e.title) for e in _walk(outline)}
     text = reflow(strip_furniture(pages), frozenset(headings))
     hints = FormatHints(tuple(_printed(e) for e in _walk(outline)), outline)
