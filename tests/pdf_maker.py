@@ -29,12 +29,13 @@ class PdfReport:
     width: int = 90  # characters a line
     page_breaks: Sequence[int] = ()  # block indexes that start a new page
     outline: bool = True
+    footnotes: dict[int, str] = field(default_factory=dict)  # page number -> its note
 
     def write(self, path: Path) -> Path:
-        pdf = _Pdf(self.header)
+        pdf = _Pdf(self.header, self.footnotes)
         if self.title:
             pdf.set_title(self.title)
-        pdf.set_auto_page_break(True, margin=20)
+        pdf.set_auto_page_break(True, margin=30)
         pdf.add_page()
         for k, block in enumerate(self.blocks):
             if k in self.page_breaks:
@@ -45,9 +46,10 @@ class PdfReport:
 
 
 class _Pdf(FPDF):
-    def __init__(self, running_header: str) -> None:
+    def __init__(self, running_header: str, footnotes: dict[int, str]) -> None:
         super().__init__()
         self.running_header = running_header
+        self.footnotes = footnotes
 
     def header(self) -> None:
         self.set_font("Helvetica", size=8)
@@ -55,6 +57,11 @@ class _Pdf(FPDF):
         self.ln(2)
 
     def footer(self) -> None:
+        note = self.footnotes.get(self.page_no())
+        if note:
+            self.set_y(-26)
+            self.set_font("Helvetica", size=7)
+            self.cell(0, 5, note)
         self.set_y(-15)
         self.set_font("Helvetica", size=8)
         self.cell(0, 6, str(self.page_no()), align="C")

@@ -387,3 +387,21 @@ def test_a_pdf_with_scanned_pages_is_read_and_the_gap_logged(
     corpus = load_corpus(tmp_path)
     assert corpus.documents[0].text.startswith("Foreword: the inquiry heard")
     assert "2 of 3 pages have no text (scanned pages?)" in caplog.text
+
+
+def test_pdf_footnotes_go_to_the_end_and_a_paragraph_over_the_page_stays_whole(
+    tmp_path: Path,
+) -> None:
+    long_paragraph = " ".join([BODY] * 40)  # runs over onto the second page
+    blocks = [Block("The night of the flood", 0), Block(long_paragraph)]
+    blocks += [Block("The morning after", 0), Block(BODY), Block("The response", 0), Block(BODY)]
+    report = PdfReport(
+        blocks=blocks,
+        footnotes={1: "1 Witness statement of the duty officer, paragraph 12."},
+        outline=False,
+        page_breaks=(2, 4),
+    )
+    report.write(tmp_path / "r.pdf")
+    text = load_corpus(tmp_path).documents[0].text
+    assert long_paragraph in text
+    assert text.endswith("Notes\n\n1 Witness statement of the duty officer, paragraph 12.")
