@@ -93,7 +93,7 @@ def pdf_table(folder: Path, pages: int) -> None:
     ours = time.perf_counter() - started
     rows = [
         (
-            "pypdfium2 + furniture, re-flow, cleaning, structure (the bot's reader)",
+            "pypdfium2 + furniture, footnotes, re-flow, cleaning, structure (the bot's reader)",
             ours,
             f"{len(parsed.structure.findings)} findings, "
             f"{len(parsed.structure.recommendations)} recommendations, "
