@@ -73,14 +73,20 @@ def test_a_damaged_cache_entry_is_read_past(tmp_path: Path) -> None:
         assert pickle.load(handle).document.text == first.documents[0].text
 
 
+def one_entry_a_month_old(folder: Path, cache: Path, name: str) -> Path:
+    """Load a folder of one document and age its cache entry past UNUSED_FOR."""
+    folder.mkdir()
+    (folder / name).write_text(REPORT)
+    load_corpus(folder, cache)
+    (entry,) = entries(cache)
+    month_ago = time.time() - UNUSED_FOR - 60
+    os.utime(entry, (month_ago, month_ago))
+    return entry
+
+
 def test_entries_unused_for_a_month_are_removed(tmp_path: Path) -> None:
     folder, cache = tmp_path / "docs", tmp_path / "cache"
-    folder.mkdir()
-    (folder / "old.txt").write_text(REPORT)
-    load_corpus(folder, cache)
-    (old,) = entries(cache)
-    month_ago = time.time() - UNUSED_FOR - 60
-    os.utime(old, (month_ago, month_ago))
+    old = one_entry_a_month_old(folder, cache, "old.txt")
     (folder / "old.txt").unlink()
     (folder / "new.txt").write_text(REPORT.replace("alarm", "siren"))
     load_corpus(folder, cache)
@@ -89,12 +95,7 @@ def test_entries_unused_for_a_month_are_removed(tmp_path: Path) -> None:
 
 def test_an_entry_in_use_is_kept(tmp_path: Path) -> None:
     folder, cache = tmp_path / "docs", tmp_path / "cache"
-    folder.mkdir()
-    (folder / "kept.txt").write_text(REPORT)
-    load_corpus(folder, cache)
-    (kept,) = entries(cache)
-    month_ago = time.time() - UNUSED_FOR - 60
-    os.utime(kept, (month_ago, month_ago))
+    kept = one_entry_a_month_old(folder, cache, "kept.txt")
     load_corpus(folder, cache)  # used today
     (folder / "new.txt").write_text(REPORT.replace("alarm", "siren"))
     load_corpus(folder, cache)
