@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.sqlite_store import SqliteStore, default_db_path
+from adapters.storage.sqlite import SqliteStore, default_db_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.digest import RenderCustom

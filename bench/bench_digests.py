@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.sqlite_store import SqliteStore  # noqa: E402
+from adapters.storage.sqlite import SqliteStore  # noqa: E402
 from bot.digest import DigestBuilder  # noqa: E402
 from bot.documents import default_corpus_dir, load_corpus  # noqa: E402
 from bot.messages import ChatRef, DeliveryOutcome, Reply  # noqa: E402

@@ -1,6 +1,6 @@
 """What the bot remembers about chats: the core's storage interface and an in-memory store.
 
-The core talks to a :class:`Store`; adapters/sqlite_store.py keeps the same promises in a
+The core talks to a :class:`Store`; adapters/storage/sqlite.py keeps the same promises in a
 SQLite file, and :class:`InMemoryStore` keeps them in dictionaries for fast tests. One
 contract test suite (tests/test_store_contract.py) runs against both, so they cannot drift.
 

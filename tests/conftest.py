@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.app import Config, build_bot, build_services
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.core import BriefingBot
 from bot.documents import default_corpus_dir
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef

@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 
 from adapters.console_delivery import ConsoleSender
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.digest import DigestBuilder
 from bot.documents import default_corpus_dir, load_corpus
 from bot.messages import ChatRef

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.cli_store import ProgressBar, register
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.documents import default_corpus_dir
 from bot.documents.ingest import MetaOverrides, ingest, stored_documents, with_stored
 from bot.errors import UserInputError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_store import MIGRATIONS, Migration, SqliteStore, default_db_path
+from adapters.storage.sqlite import MIGRATIONS, Migration, SqliteStore, default_db_path
 from bot.errors import ConfigError
 from bot.messages import ChatRef
 from bot.schedule import daily

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot

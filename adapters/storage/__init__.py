@@ -1,0 +1,1 @@
+"""Where the bot keeps its state: SQLite (the default) and PostgreSQL."""
