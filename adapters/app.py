@@ -12,12 +12,12 @@ from pathlib import Path
 from adapters.storage.sqlite import SqliteStore, default_db_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
-from bot.digest import RenderCustom
+from bot.digests.digest import RenderCustom
+from bot.digests.schedule import configured_timezone
 from bot.documents import default_corpus_dir, load_corpus
 from bot.documents.ingest import stored_documents, with_stored
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
-from bot.schedule import configured_timezone
 from bot.search import SearchIndex
 from bot.services import Services
 from bot.store import Store

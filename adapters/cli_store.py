@@ -23,11 +23,11 @@ from typing import TextIO
 
 from adapters.app import Config
 from adapters.console_delivery import ConsoleSender
-from bot.digest import DigestBuilder, RenderCustom
+from bot.digests.digest import DigestBuilder, RenderCustom
+from bot.digests.scheduler import DeliveryRecord, Scheduler
 from bot.documents.ingest import IngestReport, MetaOverrides, ingest
 from bot.errors import UserInputError
 from bot.ports import Sender
-from bot.scheduler import DeliveryRecord, Scheduler
 from bot.services import Services
 from bot.store import Store
 

@@ -16,10 +16,10 @@ from adapters.discord.bot import DiscordAdapter, DiscordConfig
 from adapters.telegram.bot import TelegramAdapter, TelegramSettings
 from adapters.telegram.redact import install_token_redaction
 from bot.core import BriefingBot
-from bot.digest import DigestBuilder
+from bot.digests.digest import DigestBuilder
+from bot.digests.scheduler import Scheduler
 from bot.messages import ChatRef
 from bot.ports import EveryoneModerates, PlatformModerators, Sender
-from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.store import Store
 

@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.storage.sqlite import SqliteStore  # noqa: E402
-from bot.digest import DigestBuilder  # noqa: E402
+from bot.digests.digest import DigestBuilder  # noqa: E402
+from bot.digests.schedule import daily  # noqa: E402
+from bot.digests.scheduler import Scheduler  # noqa: E402
 from bot.documents import default_corpus_dir, load_corpus  # noqa: E402
 from bot.messages import ChatRef, DeliveryOutcome, Reply  # noqa: E402
-from bot.schedule import daily  # noqa: E402
-from bot.scheduler import Scheduler  # noqa: E402
 from bot.store import DocumentRecord, text_hash  # noqa: E402
 from bot.views import Views  # noqa: E402
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.digests.schedule import Schedule
 from bot.messages import Button, ChatKind, ChatRef, Citation, Item, Reply, Result, Span
-from bot.schedule import Schedule
 
 
 @dataclass(frozen=True)

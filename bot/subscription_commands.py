@@ -12,15 +12,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.commands import Command, Context
-from bot.digest import DigestBuilder, RenderCustom
-from bot.errors import UserInputError
-from bot.messages import ArgInfo, Button, Reply, text_reply
-from bot.schedule import (
+from bot.digests.digest import DigestBuilder, RenderCustom
+from bot.digests.schedule import (
     canonical_timezone,
     describe_local,
     next_occurrence,
     parse_schedule,
 )
+from bot.errors import UserInputError
+from bot.messages import ArgInfo, Button, Reply, text_reply
 from bot.search_text import content_words
 from bot.store import Alert, Store, Subscription
 

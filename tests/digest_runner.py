@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 
 from adapters.console_delivery import ConsoleSender
 from adapters.storage.sqlite import SqliteStore
-from bot.digest import DigestBuilder
+from bot.digests.digest import DigestBuilder
+from bot.digests.schedule import daily
+from bot.digests.scheduler import Scheduler
 from bot.documents import default_corpus_dir, load_corpus
 from bot.messages import ChatRef
 from bot.ports import SystemClock
-from bot.schedule import daily
-from bot.scheduler import Scheduler
 from bot.views import Views
 
 SUBSCRIBED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

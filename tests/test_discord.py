@@ -20,13 +20,13 @@ from adapters.discord.render import utf16_len
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
-from bot.digest import DigestBuilder
+from bot.digests.digest import DigestBuilder
+from bot.digests.schedule import Frequency, Schedule
+from bot.digests.scheduler import Scheduler
 from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, SenderRef, text_reply
 from bot.paging import EXPIRED
 from bot.ports import PlatformModerators
-from bot.schedule import Frequency, Schedule
-from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.store import InMemoryStore
 from tests.discord_fakes import (

@@ -15,11 +15,11 @@ import pytest
 
 from adapters.cli_store import ProgressBar, register
 from adapters.storage.sqlite import SqliteStore
+from bot.digests.schedule import daily
 from bot.documents import default_corpus_dir
 from bot.documents.ingest import MetaOverrides, ingest, stored_documents, with_stored
 from bot.errors import UserInputError
 from bot.messages import ChatRef
-from bot.schedule import daily
 from bot.services import Services
 from tests.pdf_maker import Block, PdfReport
 

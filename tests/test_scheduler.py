@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.console_delivery import HEADER
-from bot.digest import Digest, DigestBuilder
+from bot.digests.digest import Digest, DigestBuilder
+from bot.digests.schedule import Schedule, daily, parse_schedule, weekly
+from bot.digests.scheduler import LATE_REASON, RESENT_NOTE, DeliveryRecord, RetryPolicy, Scheduler
 from bot.messages import ChatKind, ChatRef, DeliveryOutcome, DeliveryStatus, Reply, Span
-from bot.schedule import Schedule, daily, parse_schedule, weekly
-from bot.scheduler import LATE_REASON, RESENT_NOTE, DeliveryRecord, RetryPolicy, Scheduler
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, OutboxStatus, Store, Subscription, text_hash
 

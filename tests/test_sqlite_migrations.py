@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.sqlite import MIGRATIONS, Migration, SqliteStore, default_db_path
+from bot.digests.schedule import daily
 from bot.errors import ConfigError
 from bot.messages import ChatRef
-from bot.schedule import daily
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 CHAT = ChatRef("telegram", "-42")

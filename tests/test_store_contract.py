@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.digests.schedule import daily, weekly
 from bot.messages import Button, ChatKind, ChatRef, Citation, Reply, Span
-from bot.schedule import daily, weekly
 from bot.store import (
     DocumentRecord,
     OutboxStatus,

@@ -14,9 +14,9 @@ from adapters.storage.sqlite import SqliteStore
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
+from bot.digests.schedule import daily, weekly
 from bot.errors import UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef, text_reply
-from bot.schedule import daily, weekly
 from bot.services import Services
 from bot.store import InMemoryStore, Store
 from bot.subscription_commands import MAX_ALERTS, subscription_commands

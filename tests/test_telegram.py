@@ -19,10 +19,10 @@ from adapters.telegram.render import MESSAGE_LIMIT, utf16_len
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
+from bot.digests.schedule import parse_schedule
 from bot.errors import ConfigError
 from bot.messages import Button, ChatKind, ChatRef, DeliveryStatus, Reply, Span, text_reply
 from bot.paging import EXPIRED
-from bot.schedule import parse_schedule
 from bot.services import Services
 from bot.store import InMemoryStore
 from tests.telegram_standin import (

@@ -13,10 +13,10 @@ from telegram.error import NetworkError
 
 from adapters.telegram.bot import TelegramAdapter
 from bot.core import BriefingBot
-from bot.digest import Digest
+from bot.digests.digest import Digest
+from bot.digests.schedule import daily
+from bot.digests.scheduler import Scheduler
 from bot.messages import ChatKind, ChatRef, Reply, Span
-from bot.schedule import daily
-from bot.scheduler import Scheduler
 from bot.store import InMemoryStore, Subscription
 from tests.telegram_standin import (
     GROUP,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.commands import Command, Context
 from bot.errors import UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
@@ -455,7 +455,7 @@ async def test_render_custom_renders_a_digest_template(
     app: Services, sandbox: TemplateSandbox
 ) -> None:
     render = make_render_custom(sandbox, TemplateContexts(app.corpus, app.index), FixedClock(T0))
-    digest_context = {  # the shape bot.digest builds
+    digest_context = {  # the shape bot.digests.digest builds
         "timezone": "Europe/London",
         "alerts": [{"alerts": ["vetting"], "excerpt": [["x", False]], "citation": {}}],
         "new_documents": [{"document_id": "d1", "title": "New one", "outlet": None,

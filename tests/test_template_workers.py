@@ -211,7 +211,7 @@ async def test_closing_fails_queued_renders_at_once() -> None:
 async def test_sigterm_answers_queued_briefings_at_once_instead_of_rendering_them(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    from adapters.sqlite_store import SqliteStore
+    from adapters.storage.sqlite import SqliteStore
     from tests.telegram_standin import FakeBotAPI, StandinServer, text_message
     from tests.test_serve import serve_telegram
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import aiosqlite
 
+from bot.digests.schedule import Frequency, Schedule
 from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef, Reply
-from bot.schedule import Frequency, Schedule
 from bot.store import (
     EMPTY_REPLY,
     UNFINISHED,

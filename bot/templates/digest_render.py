@@ -31,7 +31,7 @@ def make_render_custom(
     clock: Clock | None = None,
     pass_budget: float = PASS_BUDGET,
 ) -> RenderCustom:
-    """What the digest calls to render a chat's chosen template (``bot.digest.RenderCustom``).
+    """What the digest calls to render a chat's chosen template (``RenderCustom``).
 
     ``contexts`` is the review's data for templates, or a function giving the current one
     (:func:`current_contexts` follows the services' corpus as documents are ingested).

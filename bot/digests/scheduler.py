@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.digest import Digest
+from bot.digests.digest import Digest
+from bot.digests.schedule import Schedule, most_recent_occurrence
 from bot.messages import ChatRef, DeliveryOutcome, DeliveryStatus
 from bot.ports import Clock, Sender
-from bot.schedule import Schedule, most_recent_occurrence
 from bot.store import OutboxEntry, OutboxStatus, PlannedDigest, Store, Subscription, utc
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Digests: when they are due (schedule), what they say (digest), and sending them (scheduler)."""
