@@ -142,10 +142,25 @@ class OutboxEntry:
     attempts: int = 0
     next_attempt_at: datetime | None = None
     reason: str = ""
+    owner: str = ""  # the process that holds it while sending
+    lease_expires: datetime | None = None  # another process may take it over after this
+    parts_sent: int = 0  # messages of a split digest already delivered
+    resumed: bool = False  # claimed from a holder whose lease ran out (it may have gone)
 
     @property
     def key(self) -> tuple[int, datetime]:
         return (self.subscription_id, self.scheduled)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How one send went, recorded with others of its page in one write."""
+
+    entry_id: int
+    status: OutboxStatus
+    reason: str = ""
+    next_attempt_at: datetime | None = None
+    chat_id: str | None = None  # where it went, if the chat moved
 
 
 class Store(Protocol):
@@ -267,31 +282,44 @@ class Store(Protocol):
         """(subscription id, scheduled time) of every entry scheduled at or after ``since``."""
         ...
 
-    async def due_outbox(
-        self, now: datetime, after_id: int = 0, limit: int = 500
+    async def claim_outbox(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        platforms: Collection[str] | None = None,
+        limit: int = 500,
     ) -> list[OutboxEntry]:
-        """Unfinished entries ready to send at ``now`` (queued, sending, retry whose time has
-        come), with id > ``after_id``, by id, at most ``limit``."""
-        ...
+        """Take up to ``limit`` entries ready at ``now``, by id, for ``owner`` to send.
 
-    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
-        """Mark the entry as being sent (and count the attempt) before handing it over.
-
-        Only if it is unfinished and still has ``attempts_seen`` attempts: False means
-        another pass claimed it first.
+        Ready: queued; retry whose time has come; sending whose lease ran out (its holder
+        died or stalled: it comes back with ``resumed``). Each becomes sending, held by
+        ``owner`` until ``lease_until``, with one more attempt counted. Processes claiming at
+        once get different entries, never the same one.
         """
         ...
 
-    async def finish_outbox(
-        self,
-        entry_id: int,
-        status: OutboxStatus,
-        at: datetime,
-        reason: str = "",
-        next_attempt_at: datetime | None = None,
-        chat_id: str | None = None,
-    ) -> None:
-        """Record how a send went. A finished entry (delivered, gone, failed) drops its text."""
+    async def renew_leases(
+        self, entry_ids: Collection[int], owner: str, lease_until: datetime
+    ) -> int:
+        """Extend ``owner``'s leases on these entries; returns how many it still held."""
+        ...
+
+    async def record_parts(self, entry_id: int, owner: str, parts_sent: int, at: datetime) -> bool:
+        """A split digest's first ``parts_sent`` messages are delivered: a retry skips them.
+        False if ``owner`` no longer holds the entry."""
+        ...
+
+    async def settle_outbox(
+        self, owner: str, settlements: Sequence[Settlement], at: datetime
+    ) -> int:
+        """Record how each send went, all in one write, for entries ``owner`` still holds
+        (one taken over by another process after its lease ran out is left to that one).
+        A finished entry (delivered, gone, failed) drops its text. Returns how many."""
+        ...
+
+    async def count_unfinished(self) -> int:
+        """Entries not yet delivered, gone or failed: the queue's depth."""
         ...
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
@@ -685,48 +713,84 @@ class InMemoryStore:
     async def outbox_keys_since(self, since: datetime) -> set[tuple[int, datetime]]:
         return {key for key in self._m.outbox_keys if key[1] >= since}
 
-    async def due_outbox(
-        self, now: datetime, after_id: int = 0, limit: int = 500
+    async def claim_outbox(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        platforms: Collection[str] | None = None,
+        limit: int = 500,
     ) -> list[OutboxEntry]:
-        due = [
-            e
-            for e in self._m.outbox.values()
-            if e.id > after_id
-            and e.status in UNFINISHED
-            and (e.next_attempt_at is None or e.next_attempt_at <= now)
-        ]
-        return sorted(due, key=_by_id)[:limit]
+        ready = sorted(
+            (
+                e
+                for e in self._m.outbox.values()
+                if claimable(e, now) and (platforms is None or e.platform in platforms)
+            ),
+            key=_by_id,
+        )[:limit]
+        claimed = []
+        for entry in ready:
+            taken = replace(
+                entry,
+                status=OutboxStatus.SENDING,
+                attempts=entry.attempts + 1,
+                owner=owner,
+                lease_expires=utc(lease_until),
+                updated_at=utc(now),
+                resumed=False,
+            )
+            self._m.outbox[entry.id] = taken
+            claimed.append(replace(taken, resumed=entry.status is OutboxStatus.SENDING))
+        return claimed
 
-    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
+    async def renew_leases(
+        self, entry_ids: Collection[int], owner: str, lease_until: datetime
+    ) -> int:
+        renewed = 0
+        for entry_id in entry_ids:
+            entry = self._m.outbox.get(entry_id)
+            if entry is not None and _held(entry, owner):
+                self._m.outbox[entry_id] = replace(entry, lease_expires=utc(lease_until))
+                renewed += 1
+        return renewed
+
+    async def record_parts(self, entry_id: int, owner: str, parts_sent: int, at: datetime) -> bool:
         entry = self._m.outbox.get(entry_id)
-        if entry is None or entry.status.finished or entry.attempts != attempts_seen:
+        if entry is None or not _held(entry, owner):
             return False
-        self._m.outbox[entry_id] = replace(
-            entry, status=OutboxStatus.SENDING, attempts=entry.attempts + 1, updated_at=utc(at)
-        )
+        self._m.outbox[entry_id] = replace(entry, parts_sent=parts_sent, updated_at=utc(at))
         return True
 
-    async def finish_outbox(
-        self,
-        entry_id: int,
-        status: OutboxStatus,
-        at: datetime,
-        reason: str = "",
-        next_attempt_at: datetime | None = None,
-        chat_id: str | None = None,
-    ) -> None:
-        entry = self._m.outbox.get(entry_id)
-        if entry is None:
-            return
-        self._m.outbox[entry_id] = replace(
+    async def settle_outbox(
+        self, owner: str, settlements: Sequence[Settlement], at: datetime
+    ) -> int:
+        settled = 0
+        for done in settlements:
+            entry = self._m.outbox.get(done.entry_id)
+            if entry is None or not _held(entry, owner):
+                continue
+            self._finish(entry, done, at)
+            settled += 1
+        return settled
+
+    def _finish(self, entry: OutboxEntry, done: Settlement, at: datetime) -> None:
+        finished = done.status.finished
+        self._m.outbox[entry.id] = replace(
             entry,
-            reply=EMPTY_REPLY if status.finished else entry.reply,
-            status=status,
-            reason=reason,
-            next_attempt_at=utc(next_attempt_at) if next_attempt_at else None,
-            chat_id=chat_id or entry.chat_id,
+            reply=EMPTY_REPLY if finished else entry.reply,
+            status=done.status,
+            reason=done.reason,
+            next_attempt_at=utc(done.next_attempt_at) if done.next_attempt_at else None,
+            chat_id=done.chat_id or entry.chat_id,
+            owner="",
+            lease_expires=None,
+            parts_sent=0 if finished else entry.parts_sent,
             updated_at=utc(at),
         )
+
+    async def count_unfinished(self) -> int:
+        return sum(e.status in UNFINISHED for e in self._m.outbox.values())
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         stale = [
@@ -735,7 +799,7 @@ class InMemoryStore:
             if e.status in UNFINISHED and e.scheduled < scheduled_before
         ]
         for entry in stale:
-            await self.finish_outbox(entry.id, OutboxStatus.FAILED, at, reason)
+            self._finish(entry, Settlement(entry.id, OutboxStatus.FAILED, reason), at)
         return len(stale)
 
     async def prune_outbox(self, scheduled_before: datetime) -> int:
@@ -750,3 +814,16 @@ class InMemoryStore:
 
 def _by_id(item: Alert | OutboxEntry) -> int:
     return item.id
+
+
+def claimable(entry: OutboxEntry, now: datetime) -> bool:
+    """Queued; retry whose time has come; sending whose lease ran out (or that has none)."""
+    if entry.status is OutboxStatus.SENDING:
+        return entry.lease_expires is None or entry.lease_expires <= now
+    if entry.status in UNFINISHED:
+        return entry.next_attempt_at is None or entry.next_attempt_at <= now
+    return False
+
+
+def _held(entry: OutboxEntry, owner: str) -> bool:
+    return entry.status is OutboxStatus.SENDING and entry.owner == owner

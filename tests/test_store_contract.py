@@ -1,4 +1,5 @@
-"""One contract, two stores: what the core may rely on, checked on memory and on SQLite."""
+"""One contract, three stores: what the core may rely on, checked on memory, SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.store import (
     DocumentRecord,
     OutboxStatus,
     PlannedDigest,
+    Settlement,
     Store,
     text_hash,
 )
@@ -268,32 +270,107 @@ async def test_a_reply_survives_the_outbox_unchanged(store: Store) -> None:
     assert entry.reply == body
 
 
-async def test_delivery_states(store: Store) -> None:
+ME, OTHER = "host-a:1:aa", "host-b:2:bb"
+LEASE = timedelta(minutes=5)
+
+
+async def five_planned(store: Store) -> list[int]:
     subs = [await store.subscribe(ChatRef("console", str(i)), daily(), "UTC", T0) for i in range(5)]
     await store.plan_digests([planned(s.id, ChatRef("console", s.chat_id), T0) for s in subs])
-    due = await store.due_outbox(T0)
-    assert [e.subscription_id for e in due] == [s.id for s in subs]
-    page = await store.due_outbox(T0, after_id=due[1].id, limit=2)
-    assert [e.id for e in page] == [due[2].id, due[3].id]
+    return [s.id for s in subs]
 
-    first, second, third = due[0], due[1], due[2]
-    assert await store.claim_outbox(first.id, T0, 0) is True
-    assert await store.claim_outbox(first.id, T0, 0) is False  # another pass was first
-    [claimed] = [e for e in await store.list_outbox() if e.id == first.id]
-    assert claimed.status is OutboxStatus.SENDING and claimed.attempts == 1
-    assert first.id in [e.id for e in await store.due_outbox(T0)]  # in flight still owed
-    await store.finish_outbox(first.id, OutboxStatus.DELIVERED, T0)
-    assert await store.claim_outbox(first.id, T0, 1) is False  # finished
-    [delivered] = [e for e in await store.list_outbox() if e.id == first.id]
-    assert delivered.reply.lines == ()  # a finished entry keeps its outcome, not its text
+
+async def test_claiming_takes_ready_entries_a_page_at_a_time(store: Store) -> None:
+    sub_ids = await five_planned(store)
+    assert await store.count_unfinished() == 5
+    first = await store.claim_outbox(T0, ME, T0 + LEASE, limit=2)
+    assert [e.subscription_id for e in first] == sub_ids[:2]
+    assert all(
+        (e.status, e.attempts, e.owner, e.lease_expires, e.resumed)
+        == (OutboxStatus.SENDING, 1, ME, T0 + LEASE, False)
+        for e in first
+    )
+    assert first[0].reply.plain == "digest for console:0 at 09:00"
+    # Another process claiming at the same moment gets the others, never the same ones.
+    rest = await store.claim_outbox(T0, OTHER, T0 + LEASE, limit=10)
+    assert [e.subscription_id for e in rest] == sub_ids[2:]
+    assert await store.claim_outbox(T0, OTHER, T0 + LEASE) == []
+    assert await store.count_unfinished() == 5  # being sent is not done
+    stored = {e.id: e for e in await store.list_outbox()}
+    assert {stored[e.id].owner for e in first} == {ME}
+
+
+async def test_claims_only_for_the_platforms_asked(store: Store) -> None:
+    sub = await store.subscribe(ALICE, daily(), "UTC", T0)
+    await five_planned(store)
+    await store.plan_digests([planned(sub.id, ALICE, T0)])
+    assert await store.claim_outbox(T0, ME, T0 + LEASE, platforms=[]) == []
+    claimed = await store.claim_outbox(T0, ME, T0 + LEASE, platforms={"telegram"})
+    assert [e.chat_key for e in claimed] == [ALICE.key]
+
+
+async def test_a_lease_is_taken_over_only_after_it_runs_out(store: Store) -> None:
+    await five_planned(store)
+    [mine] = await store.claim_outbox(T0, ME, T0 + LEASE, limit=1)
+    just_before = T0 + LEASE - timedelta(seconds=1)
+    taken = await store.claim_outbox(just_before, OTHER, T0 + 9 * LEASE)
+    assert mine.id not in [e.id for e in taken]
+    # Renewed while sending: still not expired at the old expiry.
+    assert await store.renew_leases([mine.id], ME, T0 + 2 * LEASE) == 1
+    assert await store.renew_leases([mine.id], OTHER, T0 + 9 * LEASE) == 0  # not its lease
+    assert await store.claim_outbox(T0 + LEASE, OTHER, T0 + 3 * LEASE) == []
+    # The holder died: once the lease ran out another process takes the entry over.
+    later = T0 + 2 * LEASE
+    [over] = await store.claim_outbox(later, OTHER, later + LEASE)
+    assert (over.id, over.owner, over.attempts, over.resumed) == (mine.id, OTHER, 2, True)
+    # The first holder's late outcome is not recorded over the new holder's.
+    done = Settlement(mine.id, OutboxStatus.DELIVERED)
+    assert await store.settle_outbox(ME, [done], later) == 0
+    assert await store.renew_leases([mine.id], ME, later + LEASE) == 0
+    [still] = [e for e in await store.list_outbox() if e.id == mine.id]
+    assert (still.status, still.owner) == (OutboxStatus.SENDING, OTHER)
+
+
+async def test_settling_a_page_records_each_outcome(store: Store) -> None:
+    await five_planned(store)
+    a, b, c, d, e = await store.claim_outbox(T0, ME, T0 + LEASE)
     retry_at = T0 + timedelta(seconds=30)
-    await store.finish_outbox(second.id, OutboxStatus.RETRY, T0, "rate limited", retry_at)
-    await store.finish_outbox(third.id, OutboxStatus.GONE, T0, "blocked by the user")
-    due_ids = [e.id for e in await store.due_outbox(T0)]
-    assert due_ids == [due[3].id, due[4].id]
-    assert second.id in [e.id for e in await store.due_outbox(retry_at)]
-    [retried] = [e for e in await store.list_outbox() if e.id == second.id]
-    assert (retried.reason, retried.next_attempt_at) == ("rate limited", retry_at)
+    settled = await store.settle_outbox(
+        ME,
+        [
+            Settlement(a.id, OutboxStatus.DELIVERED),
+            Settlement(b.id, OutboxStatus.RETRY, "rate limited", retry_at),
+            Settlement(c.id, OutboxStatus.GONE, "blocked by the user"),
+            Settlement(d.id, OutboxStatus.FAILED, "refused", chat_id="elsewhere"),
+        ],
+        T0,
+    )
+    assert settled == 4
+    by_id = {x.id: x for x in await store.list_outbox()}
+    assert by_id[a.id].status is OutboxStatus.DELIVERED and by_id[a.id].reply.lines == ()
+    assert (by_id[b.id].status, by_id[b.id].reason) == (OutboxStatus.RETRY, "rate limited")
+    assert by_id[b.id].next_attempt_at == retry_at and by_id[b.id].reply == b.reply
+    assert (by_id[b.id].owner, by_id[b.id].lease_expires) == ("", None)
+    assert by_id[c.id].status is OutboxStatus.GONE
+    assert (by_id[d.id].status, by_id[d.id].chat_id) == (OutboxStatus.FAILED, "elsewhere")
+    assert await store.count_unfinished() == 2  # the retry, and e still being sent
+    assert await store.claim_outbox(T0, OTHER, T0 + LEASE) == []
+    [again] = await store.claim_outbox(retry_at, OTHER, retry_at + LEASE)
+    assert (again.id, again.attempts, again.resumed) == (b.id, 2, False)
+
+
+async def test_parts_delivered_are_remembered_for_the_retry(store: Store) -> None:
+    await five_planned(store)
+    [entry] = await store.claim_outbox(T0, ME, T0 + LEASE, limit=1)
+    assert await store.record_parts(entry.id, ME, 2, T0) is True
+    assert await store.record_parts(entry.id, OTHER, 3, T0) is False
+    retry = Settlement(entry.id, OutboxStatus.RETRY, "network", T0)
+    await store.settle_outbox(ME, [retry], T0)
+    [again] = await store.claim_outbox(T0, ME, T0 + LEASE, limit=1)
+    assert (again.id, again.parts_sent) == (entry.id, 2)
+    await store.settle_outbox(ME, [Settlement(entry.id, OutboxStatus.DELIVERED)], T0)
+    [done] = [e for e in await store.list_outbox() if e.id == entry.id]
+    assert done.status is OutboxStatus.DELIVERED
 
 
 async def test_expire_and_prune(store: Store) -> None:
@@ -321,7 +398,8 @@ async def test_moving_a_chat_takes_everything_along(store: Store) -> None:
         [planned(sub.id, GROUP, T0), planned(sub.id, GROUP, T0 + timedelta(1))]
     )
     [sent, waiting] = await store.list_outbox(GROUP.key)
-    await store.finish_outbox(sent.id, OutboxStatus.DELIVERED, T0)
+    await store.claim_outbox(T0, ME, T0 + LEASE, limit=1)
+    await store.settle_outbox(ME, [Settlement(sent.id, OutboxStatus.DELIVERED)], T0)
     supergroup = ChatRef("telegram", "-100200", ChatKind.GROUP)
     # The new id had a stray setting of its own; the group's settings win.
     await store.ensure_chat(supergroup, "UTC", T0)

@@ -17,9 +17,9 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,7 @@ from bot.store import (
     OutboxEntry,
     OutboxStatus,
     PlannedDigest,
+    Settlement,
     Subscription,
     TemplateVersion,
     reply_from_json,
@@ -154,6 +155,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "leases on digests being sent, and the parts of a split digest delivered",
+        (
+            "ALTER TABLE outbox ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE outbox ADD COLUMN lease_expires TEXT",
+            "ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 
@@ -256,6 +266,7 @@ class SqliteStore:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._encode = _Encoder()
+        self._decode = _Decoder()
 
     @classmethod
     async def open(
@@ -277,6 +288,9 @@ class SqliteStore:
             await writer.close()
             raise
         return cls(db_path, writer, reader)
+
+    def _outbox(self, row: sqlite3.Row) -> OutboxEntry:
+        return _outbox(row, self._decode)
 
     async def close(self) -> None:
         async with self._write_lock:
@@ -623,59 +637,114 @@ class SqliteStore:
         )
         return {(int(row[0]), _dt(row[1])) for row in rows}
 
-    async def due_outbox(
-        self, now: datetime, after_id: int = 0, limit: int = 500
+    async def claim_outbox(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        platforms: Collection[str] | None = None,
+        limit: int = 500,
     ) -> list[OutboxEntry]:
-        rows = await self._rows(
-            f"""SELECT * FROM outbox
-                WHERE status IN ({_UNFINISHED_SQL}) AND id > ?
-                  AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-                ORDER BY id LIMIT ?""",
-            (after_id, _iso(now), limit),
-        )
-        return [_outbox(row) for row in rows]
+        wanted = list(platforms) if platforms is not None else None
+        if wanted == []:
+            return []
+        only = "" if wanted is None else f"AND platform IN ({_marks(len(wanted))})"
+        when = _iso(now)
+        # BEGIN IMMEDIATE holds the write lock from the read to the update: another
+        # process's claim waits for this one and then sees these entries as taken.
+        async with self._write() as db:
+            async with db.execute(
+                f"""SELECT * FROM outbox
+                    WHERE status IN ({_UNFINISHED_SQL}) {only}
+                      AND CASE WHEN status = 'sending'
+                               THEN lease_expires IS NULL OR lease_expires <= ?
+                               ELSE next_attempt_at IS NULL OR next_attempt_at <= ? END
+                    ORDER BY id LIMIT ?""",
+                (*(wanted or ()), when, when, limit),
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+            until = _iso(lease_until)
+            await db.executemany(
+                """UPDATE outbox SET status = 'sending', attempts = attempts + 1, owner = ?,
+                       lease_expires = ?, updated_at = ? WHERE id = ?""",
+                [(owner, until, when, row["id"]) for row in rows],
+            )
+        return [
+            replace(
+                self._outbox(row),
+                status=OutboxStatus.SENDING,
+                attempts=row["attempts"] + 1,
+                owner=owner,
+                lease_expires=utc(lease_until),
+                updated_at=utc(now),
+                resumed=row["status"] == "sending",
+            )
+            for row in rows
+        ]
 
-    async def claim_outbox(self, entry_id: int, at: datetime, attempts_seen: int) -> bool:
+    async def renew_leases(
+        self, entry_ids: Collection[int], owner: str, lease_until: datetime
+    ) -> int:
+        renewed = 0
+        async with self._write() as db:
+            for chunk in _chunks(list(entry_ids)):
+                cursor = await db.execute(
+                    f"""UPDATE outbox SET lease_expires = ?
+                        WHERE owner = ? AND status = 'sending' AND id IN ({_marks(len(chunk))})""",
+                    (_iso(lease_until), owner, *chunk),
+                )
+                renewed += cursor.rowcount
+        return renewed
+
+    async def record_parts(self, entry_id: int, owner: str, parts_sent: int, at: datetime) -> bool:
         async with self._write() as db:
             cursor = await db.execute(
-                f"""UPDATE outbox SET status = 'sending', attempts = attempts + 1,
-                        updated_at = ?
-                    WHERE id = ? AND attempts = ? AND status IN ({_UNFINISHED_SQL})""",
-                (_iso(at), entry_id, attempts_seen),
+                """UPDATE outbox SET parts_sent = ?, updated_at = ?
+                   WHERE id = ? AND owner = ? AND status = 'sending'""",
+                (parts_sent, _iso(at), entry_id, owner),
             )
             return cursor.rowcount > 0
 
-    async def finish_outbox(
-        self,
-        entry_id: int,
-        status: OutboxStatus,
-        at: datetime,
-        reason: str = "",
-        next_attempt_at: datetime | None = None,
-        chat_id: str | None = None,
-    ) -> None:
+    async def settle_outbox(
+        self, owner: str, settlements: Sequence[Settlement], at: datetime
+    ) -> int:
+        when = _iso(at)
         async with self._write() as db:
-            await db.execute(
+            before = db.total_changes
+            await db.executemany(
                 """UPDATE outbox SET status = ?, reason = ?, next_attempt_at = ?,
-                       chat_id = COALESCE(?, chat_id), updated_at = ?,
+                       chat_id = COALESCE(?, chat_id), updated_at = ?, owner = '',
+                       lease_expires = NULL,
+                       parts_sent = CASE WHEN ? THEN 0 ELSE parts_sent END,
                        reply = CASE WHEN ? THEN ? ELSE reply END
-                   WHERE id = ?""",
-                (
-                    str(status),
-                    reason,
-                    _iso_or_none(next_attempt_at),
-                    chat_id,
-                    _iso(at),
-                    status.finished,
-                    _EMPTY_REPLY_BLOB,
-                    entry_id,
-                ),
+                   WHERE id = ? AND owner = ? AND status = 'sending'""",
+                [
+                    (
+                        str(s.status),
+                        s.reason,
+                        _iso_or_none(s.next_attempt_at),
+                        s.chat_id,
+                        when,
+                        s.status.finished,
+                        s.status.finished,
+                        _EMPTY_REPLY_BLOB,
+                        s.entry_id,
+                        owner,
+                    )
+                    for s in settlements
+                ],
             )
+            return db.total_changes - before
+
+    async def count_unfinished(self) -> int:
+        row = await self._row(f"SELECT count(*) FROM outbox WHERE status IN ({_UNFINISHED_SQL})")
+        return int(row[0]) if row else 0
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         async with self._write() as db:
             cursor = await db.execute(
-                f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?, reply = ?
+                f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?, reply = ?,
+                        owner = '', lease_expires = NULL, parts_sent = 0
                     WHERE status IN ({_UNFINISHED_SQL}) AND scheduled < ?""",
                 (reason, _iso(at), _EMPTY_REPLY_BLOB, _iso(scheduled_before)),
             )
@@ -697,7 +766,7 @@ class SqliteStore:
             rows = await self._rows(
                 "SELECT * FROM outbox WHERE chat_key = ? ORDER BY id", (chat_key,)
             )
-        return [_outbox(row) for row in rows]
+        return [self._outbox(row) for row in rows]
 
 
 # -- SQL helpers ------------------------------------------------------------------------------
@@ -847,6 +916,22 @@ class _Encoder:
         return packed
 
 
+class _Decoder:
+    """Digests planned together often share their text: each distinct one is parsed once."""
+
+    def __init__(self, limit: int = 2_000) -> None:
+        self._limit = limit
+        self._done: dict[bytes, Reply] = {}
+
+    def __call__(self, blob: bytes) -> Reply:
+        found = self._done.get(blob)
+        if found is None:
+            if len(self._done) >= self._limit:
+                self._done.clear()
+            found = self._done[blob] = _unpack(blob)
+        return found
+
+
 def _chat(row: sqlite3.Row) -> ChatSettings:
     return ChatSettings(
         key=row["chat_key"],
@@ -910,7 +995,7 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
     )
 
 
-def _outbox(row: sqlite3.Row) -> OutboxEntry:
+def _outbox(row: sqlite3.Row, unpack: Callable[[bytes], Reply]) -> OutboxEntry:
     return OutboxEntry(
         id=row["id"],
         subscription_id=row["subscription_id"],
@@ -918,11 +1003,14 @@ def _outbox(row: sqlite3.Row) -> OutboxEntry:
         chat_key=row["chat_key"],
         platform=row["platform"],
         chat_id=row["chat_id"],
-        reply=_unpack(row["reply"]),
+        reply=unpack(row["reply"]),
         status=OutboxStatus(row["status"]),
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),
         attempts=row["attempts"],
         next_attempt_at=_dt_or_none(row["next_attempt_at"]),
         reason=row["reason"],
+        owner=row["owner"],
+        lease_expires=_dt_or_none(row["lease_expires"]),
+        parts_sent=row["parts_sent"],
     )

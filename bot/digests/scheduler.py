@@ -7,33 +7,54 @@ One pass, :meth:`Scheduler.run_once`, does three things:
    was resumed), and not already in the outbox. Older missed times are skipped, not sent
    late. Each due digest is built and written to the outbox, keyed by (subscription,
    scheduled time), in the same transaction that moves the subscription's cursors.
-2. **Deliver.** Every unfinished outbox entry is marked as being sent, handed to the Sender
-   of its chat's platform, then marked with the outcome. At most ``concurrency`` sends are
-   in flight at once.
+2. **Deliver.** Unfinished outbox entries are claimed a page at a time under a lease (see
+   bot/digests/delivery.py), handed to the Sender of their chat's platform, and their
+   outcomes recorded in group writes. At most ``concurrency`` sends are in flight at once.
 3. **Tidy.** Entries still unfinished 6 hours after their time are given up; finished ones
    older than ``keep`` are deleted.
 
-Exactly once: a digest is written before it is sent and marked after, so a pass killed at
-any moment and run again sends each digest once, except those handed to a sender and not yet
-marked when the process died: those are sent again (and say so in their record). There are
-at most ``concurrency`` of them. One scheduler per database is assumed.
+Exactly once, with any number of processes: a digest is written before it is sent; claiming
+it takes a lease, so no other process sends it while this one holds it; its outcome is
+recorded after. A process killed at any moment leaves its claimed entries to be taken over
+once their leases expire (``lease``): those it had sent and not yet recorded are sent again
+(at most ``concurrency + unsettled``), and every entry taken over says so in its record. A
+digest split over several messages records each one sent, so a retry sends only the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.digests.delivery import (
+    RESENT_NOTE,
+    Lease,
+    PageSender,
+    Sent,
+    join,
+    ready_platforms,
+)
 from bot.digests.digest import Digest
 from bot.digests.schedule import Schedule, most_recent_occurrence
-from bot.messages import ChatRef, DeliveryOutcome, DeliveryStatus
+from bot.messages import DeliveryOutcome, DeliveryStatus
 from bot.ports import Clock, Sender
-from bot.store import OutboxEntry, OutboxStatus, PlannedDigest, Store, Subscription, utc
+from bot.store import (
+    OutboxEntry,
+    OutboxStatus,
+    PlannedDigest,
+    Settlement,
+    Store,
+    Subscription,
+    utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +62,8 @@ DUE_WINDOW = timedelta(hours=6)
 # Only the last 6 hours' keys are needed to send nothing twice; a few days help operators.
 KEEP_RECORDS = timedelta(days=3)
 LATE_REASON = "more than 6 hours late: skipped"
-RESENT_NOTE = "sent again after an interrupted run (may be a duplicate)"
-MAX_MOVES = 3  # a chat that keeps moving is a platform bug, not a reason to loop
+LEASE = timedelta(minutes=5)
+__all__ = ["RESENT_NOTE", "LATE_REASON", "LEASE", "Scheduler", "DeliveryRecord", "RetryPolicy"]
 
 
 class DigestMaker(Protocol):
@@ -106,9 +127,14 @@ class Scheduler:
         window: timedelta = DUE_WINDOW,
         keep: timedelta = KEEP_RECORDS,
         batch: int = 500,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+        unsettled: int = 64,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if lease <= timedelta(0):
+            raise ValueError("the lease must be longer than zero")
         self.store = store
         self.senders = dict(senders)
         self.build_digest = build_digest
@@ -118,6 +144,9 @@ class Scheduler:
         self.window = window
         self.keep = keep
         self.batch = batch
+        self.owner = owner or default_owner()
+        self.lease = lease
+        self.unsettled = max(1, unsettled)
         # platform -> until when it asked us to wait (a rate limit): kept across passes
         self._held: dict[str, datetime] = {}
         self._pass_lock = asyncio.Lock()
@@ -205,111 +234,51 @@ class Scheduler:
         return due
 
     async def deliver(self, now: datetime) -> list[DeliveryRecord]:
-        """Send every unfinished outbox entry that is ready, ``concurrency`` at a time."""
-        queue: asyncio.Queue[OutboxEntry | None] = asyncio.Queue(maxsize=self.concurrency * 2)
-        done: list[tuple[int, DeliveryRecord]] = []
-        held = self._held
+        """Send every unfinished outbox entry that is ready, a claimed page at a time."""
+        started = self.clock.now()
 
-        async def feed() -> None:
-            after = 0
-            while page := await self.store.due_outbox(now, after_id=after, limit=self.batch):
-                for entry in page:
-                    if entry.platform in self.senders:
-                        await queue.put(entry)
-                after = page[-1].id
-            for _ in range(self.concurrency):
-                await queue.put(None)
+        def pass_now() -> datetime:
+            # The pass's time moved on by the time it has taken: leases are renewed from it.
+            return now + (self.clock.now() - started)
 
-        async def work() -> None:
-            while (entry := await queue.get()) is not None:
-                until = held.get(entry.platform)
-                if until is not None and until > now:
-                    done.append(
-                        (entry.id, _record(entry, "retry", "the platform asked us to wait"))
-                    )
-                    continue
-                record = await self._deliver(entry, now, held)
-                if record is not None:
-                    done.append((entry.id, record))
-
-        async with asyncio.TaskGroup() as group:
-            group.create_task(feed())
-            for _ in range(self.concurrency):
-                group.create_task(work())
-        return [record for _, record in sorted(done, key=lambda pair: pair[0])]
-
-    # -- one send
-
-    async def _deliver(
-        self, entry: OutboxEntry, now: datetime, held: dict[str, datetime]
-    ) -> DeliveryRecord | None:
-        interrupted = entry.status is OutboxStatus.SENDING
-        if interrupted:
-            log.warning(
-                "digest %d for %s was being sent when the last run stopped; sending it again",
-                entry.id,
-                entry.chat_key,
+        records: list[tuple[int, DeliveryRecord]] = []
+        while platforms := ready_platforms(self.senders, self._held, now):
+            moment = pass_now()
+            page = await self.store.claim_outbox(
+                now, self.owner, moment + self.lease, platforms, self.batch
             )
-        if not await self.store.claim_outbox(entry.id, now, entry.attempts):
-            return None  # another pass got to it first
-        attempts = entry.attempts + 1
-        chat_key, chat_id = entry.chat_key, entry.chat_id
-        outcome = await self._send(entry.platform, chat_id, entry)
-        moves = 0
-        while outcome.status is DeliveryStatus.MOVED and outcome.new_chat_id and moves < MAX_MOVES:
-            moves += 1
-            chat_key, chat_id = await self._move(chat_key, entry.platform, outcome.new_chat_id)
-            outcome = await self._send(entry.platform, chat_id, entry)
-        note = RESENT_NOTE if interrupted else ""
-        if moves:
-            note = _join(note, f"the chat moved to {chat_id}")
-        return await self._settle(entry, outcome, attempts, now, chat_key, chat_id, note, held)
+            if not page:
+                break
+            lease = Lease(self.owner, self.lease, moment + self.lease / 3, {e.id for e in page})
+            sender = PageSender(
+                self.store,
+                self.senders,
+                lease,
+                pass_now,
+                lambda sent: self._decide_sent(sent, now),
+                concurrency=self.concurrency,
+                unsettled=self.unsettled,
+            )
+            await sender.run(page, lambda platform: self._held_until(platform, now))
+            records.extend((e.id, _record(e, s)) for e, s in sender.results)
+        return [record for _, record in sorted(records, key=lambda pair: pair[0])]
 
-    async def _send(self, platform: str, chat_id: str, entry: OutboxEntry) -> DeliveryOutcome:
-        try:
-            return await self.senders[platform].send(chat_id, entry.reply)
-        except Exception as err:  # a sender should report outcomes, but must not stop the pass
-            log.exception("sending digest %d to %s:%s raised", entry.id, platform, chat_id)
-            return DeliveryOutcome(DeliveryStatus.RETRY, reason=f"{type(err).__name__}: {err}")
+    def _held_until(self, platform: str, now: datetime) -> datetime | None:
+        until = self._held.get(platform)
+        return until if until is not None and until > now else None
 
-    async def _move(self, chat_key: str, platform: str, new_id: str) -> tuple[str, str]:
-        settings = await self.store.get_chat(chat_key)
-        kind = settings.kind if settings else ChatRef(platform, new_id).kind
-        title = settings.title if settings else None
-        new = ChatRef(platform, new_id, kind, title)
-        await self.store.move_chat(chat_key, new)
-        log.info("chat %s moved to %s; its subscription moved with it", chat_key, new.key)
-        return new.key, new_id
-
-    async def _settle(
-        self,
-        entry: OutboxEntry,
-        outcome: DeliveryOutcome,
-        attempts: int,
-        now: datetime,
-        chat_key: str,
-        chat_id: str,
-        note: str,
-        held: dict[str, datetime],
-    ) -> DeliveryRecord:
-        status, reason, next_at = self._decide(outcome, attempts, now)
+    async def _decide_sent(self, sent: Sent, now: datetime) -> Settlement:
+        entry, outcome = sent.entry, sent.outcome
+        status, reason, next_at = self._decide(outcome, entry.attempts, now)
         if outcome.retry_after is not None:
+            held = self._held
             held[entry.platform] = max(held.get(entry.platform, now), next_at or now)
         if status is OutboxStatus.GONE:
-            await self.store.deactivate_chat(chat_key, reason)
-            log.info("chat %s is gone (%s): its digests stop", chat_key, reason)
+            await self.store.deactivate_chat(sent.chat_key, reason)
+            log.info("chat %s is gone (%s): its digests stop", sent.chat_key, reason)
         elif status is OutboxStatus.FAILED:
-            log.warning("digest %d for %s failed: %s", entry.id, chat_key, reason)
-        reason = _join(note, reason)
-        await self.store.finish_outbox(entry.id, status, now, reason, next_at, chat_id)
-        return DeliveryRecord(
-            chat=chat_id,
-            platform=entry.platform,
-            scheduled=entry.scheduled.isoformat(),
-            status=str(status),
-            reply=entry.reply.plain,
-            reason=reason,
-        )
+            log.warning("digest %d for %s failed: %s", entry.id, sent.chat_key, reason)
+        return Settlement(entry.id, status, join(sent.note, reason), next_at, sent.chat_id)
 
     def _decide(
         self, outcome: DeliveryOutcome, attempts: int, now: datetime
@@ -340,19 +309,20 @@ def _latest(sub: Subscription, now: datetime) -> datetime | None:
         return None
 
 
-def _record(entry: OutboxEntry, status: str, reason: str) -> DeliveryRecord:
+def _record(entry: OutboxEntry, settled: Settlement) -> DeliveryRecord:
     return DeliveryRecord(
-        entry.chat_id,
+        settled.chat_id or entry.chat_id,
         entry.platform,
         entry.scheduled.isoformat(),
-        status,
+        str(settled.status),
         entry.reply.plain,
-        reason,
+        settled.reason,
     )
 
 
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
+def default_owner() -> str:
+    """Names this process in the leases it takes: host, process id and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _seconds_to_next_minute(now: datetime) -> float:
