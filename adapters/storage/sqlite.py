@@ -16,10 +16,9 @@ import asyncio
 import logging
 import os
 import sqlite3
-import zlib
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +26,11 @@ from typing import Any
 
 import aiosqlite
 
+from adapters.storage.common import EMPTY_REPLY_BLOB, Decoder, Encoder, Migration
 from bot.digests.schedule import Frequency, Schedule
 from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef, Reply
 from bot.store import (
-    EMPTY_REPLY,
     UNFINISHED,
     Alert,
     ChatSettings,
@@ -42,8 +41,6 @@ from bot.store import (
     Settlement,
     Subscription,
     TemplateVersion,
-    reply_from_json,
-    reply_to_json,
     utc,
 )
 
@@ -51,13 +48,6 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 DB_ENV = "INQUIRY_BOT_DB"
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -265,8 +255,8 @@ class SqliteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._encode = _Encoder()
-        self._decode = _Decoder()
+        self._encode = Encoder()
+        self._decode = Decoder()
 
     @classmethod
     async def open(
@@ -727,7 +717,7 @@ class SqliteStore:
                         when,
                         s.status.finished,
                         s.status.finished,
-                        _EMPTY_REPLY_BLOB,
+                        EMPTY_REPLY_BLOB,
                         s.entry_id,
                         owner,
                     )
@@ -746,7 +736,7 @@ class SqliteStore:
                 f"""UPDATE outbox SET status = 'failed', reason = ?, updated_at = ?, reply = ?,
                         owner = '', lease_expires = NULL, parts_sent = 0
                     WHERE status IN ({_UNFINISHED_SQL}) AND scheduled < ?""",
-                (reason, _iso(at), _EMPTY_REPLY_BLOB, _iso(scheduled_before)),
+                (reason, _iso(at), EMPTY_REPLY_BLOB, _iso(scheduled_before)),
             )
             return cursor.rowcount
 
@@ -772,16 +762,6 @@ class SqliteStore:
 # -- SQL helpers ------------------------------------------------------------------------------
 
 
-def _pack(reply: Reply) -> bytes:
-    # Digests are repetitive text: compressed, 10,000 queued ones take a few MB, not 30.
-    return zlib.compress(reply_to_json(reply).encode("utf-8"), 6)
-
-
-def _unpack(blob: bytes) -> Reply:
-    return reply_from_json(zlib.decompress(blob).decode("utf-8"))
-
-
-_EMPTY_REPLY_BLOB = _pack(EMPTY_REPLY)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 _SUBSCRIPTION_SQL = """SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
     FROM subscriptions s JOIN chats c ON c.chat_key = s.chat_key"""
@@ -835,7 +815,7 @@ async def _forget(db: aiosqlite.Connection, chat_key: str) -> bool:
 
 
 async def _plan_chunk(
-    db: aiosqlite.Connection, chunk: list[PlannedDigest], encode: _Encoder
+    db: aiosqlite.Connection, chunk: list[PlannedDigest], encode: Encoder
 ) -> int:
     ids = sorted({plan.subscription_id for plan in chunk})
     async with db.execute(
@@ -895,41 +875,6 @@ class _IsoCache:
         if text is None:
             text = self._done[moment] = _iso(moment)
         return text
-
-
-class _Encoder:
-    """Encodes replies for the outbox; digests that share content share one Reply object,
-    so each is encoded once. Holding the object keeps its id from being reused."""
-
-    def __init__(self, limit: int = 2_000) -> None:
-        self._limit = limit
-        self._done: dict[int, tuple[Reply, bytes]] = {}
-
-    def __call__(self, reply: Reply) -> bytes:
-        found = self._done.get(id(reply))
-        if found is not None:
-            return found[1]
-        if len(self._done) >= self._limit:
-            self._done.clear()
-        packed = _pack(reply)
-        self._done[id(reply)] = (reply, packed)
-        return packed
-
-
-class _Decoder:
-    """Digests planned together often share their text: each distinct one is parsed once."""
-
-    def __init__(self, limit: int = 2_000) -> None:
-        self._limit = limit
-        self._done: dict[bytes, Reply] = {}
-
-    def __call__(self, blob: bytes) -> Reply:
-        found = self._done.get(blob)
-        if found is None:
-            if len(self._done) >= self._limit:
-                self._done.clear()
-            found = self._done[blob] = _unpack(blob)
-        return found
 
 
 def _chat(row: sqlite3.Row) -> ChatSettings:
