@@ -7,15 +7,20 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from adapters.storage.sqlite import SqliteStore, default_db_path
+from adapters.storage.postgres import is_postgres_url
+from adapters.storage.sqlite import default_db_path
+from adapters.storage.urls import open_store, sqlite_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
 from bot.digests.digest import RenderCustom
 from bot.digests.schedule import configured_timezone
+from bot.digests.scheduler import LEASE
 from bot.documents import default_corpus_dir, load_corpus
 from bot.documents.ingest import stored_documents, with_stored
+from bot.errors import ConfigError
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
 from bot.search import SearchIndex
@@ -28,6 +33,8 @@ from bot.templates.sandbox import TemplateSandbox
 from bot.views import Views
 
 logger = logging.getLogger(__name__)
+
+LEASE_ENV = "INQUIRY_BOT_LEASE_SECONDS"
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -42,6 +49,13 @@ class Config:
     db_path: Path | None
     timezone: str = "Europe/London"
     bot_name: str = "InquiryBot"
+    db_url: str | None = None  # a PostgreSQL URL, used instead of db_path when set
+    lease: timedelta = LEASE  # how long a digest being sent is held before a takeover
+
+    @property
+    def database(self) -> str | Path:
+        """The database to open: a PostgreSQL URL or a SQLite file."""
+        return self.db_url or self.db_path or default_db_path()
 
     @classmethod
     def from_env(
@@ -54,14 +68,34 @@ class Config:
         env = os.environ if env is None else env
         corpus_dir = corpus or env.get("INQUIRY_BOT_CORPUS")
         cache = env.get("INQUIRY_BOT_CACHE")
-        db_path = db or env.get("INQUIRY_BOT_DB")
+        database = db or env.get("INQUIRY_BOT_DB")
+        postgres = bool(database) and is_postgres_url(str(database))
         return cls(
             corpus_dir=Path(corpus_dir).expanduser() if corpus_dir else default_corpus_dir(),
             cache_dir=None if no_cache else Path(cache) if cache else default_cache_dir(env),
-            db_path=Path(db_path).expanduser() if db_path else None,
+            db_path=sqlite_path(database) if database and not postgres else None,
             timezone=env.get("INQUIRY_BOT_TIMEZONE", "Europe/London"),
             bot_name=env.get("INQUIRY_BOT_NAME", "InquiryBot"),
+            db_url=database if postgres else None,
+            lease=lease_from_env(env),
         )
+
+
+def lease_from_env(env: Mapping[str, str]) -> timedelta:
+    """$INQUIRY_BOT_LEASE_SECONDS: how long a digest being sent is held (default 300)."""
+    text = env.get(LEASE_ENV, "").strip()
+    if not text:
+        return LEASE
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 86_400:
+        raise ConfigError(
+            f"{LEASE_ENV}={text!r} is not a number of seconds from 1 to 86400 "
+            f"(the default is {int(LEASE.total_seconds())})."
+        )
+    return timedelta(seconds=seconds)
 
 
 def build_services(
@@ -99,7 +133,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Services with the database open (documents added by ``ingest`` join the corpus) and
     the template sandbox ready (its worker processes start on the first render)."""
-    store = await SqliteStore.open(config.db_path or default_db_path())
+    store = await open_store(config.database)
     sandbox = TemplateSandbox()
     try:
         added = await stored_documents(store, config.cache_dir)

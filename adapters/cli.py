@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
 from adapters.app import Config, build_bot, digest_renderer, open_services
+from adapters.cli_db import register as register_db
 from adapters.cli_store import DeliveryWiring, register
 from adapters.console import ConsoleChat
 from bot.errors import BotError
@@ -26,7 +27,9 @@ def _common() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder of documents: .txt, .md, .pdf, .html, .docx (default: built-in)",
     )
-    common.add_argument("--db", metavar="PATH", help="SQLite database file")
+    common.add_argument(
+        "--db", metavar="DB", help="a SQLite file (the default) or a postgresql:// URL"
+    )
     common.add_argument(
         "--no-cache", action="store_true", help="do not cache the search index or documents"
     )
@@ -60,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
     register(sub, _open, parents=[common], wiring=_wiring)
+    register_db(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from adapters.app import Config
+from adapters.app import Config, lease_from_env
 from adapters.console_delivery import ConsoleSender
 from bot.digests.digest import DigestBuilder, RenderCustom
 from bot.digests.scheduler import DeliveryRecord, Scheduler
@@ -178,7 +179,12 @@ def _digests_command(build: BuildServices, wiring: Wiring | None) -> Command:
             senders: dict[str, Sender] = {**extra.senders, console.platform: console}
             builder = DigestBuilder(services.corpus, services.views, store, extra.render_custom)
             scheduler = Scheduler(
-                store, senders, builder, services.clock, concurrency=args.concurrency
+                store,
+                senders,
+                builder,
+                services.clock,
+                concurrency=args.concurrency,
+                lease=lease_from_env(os.environ),
             )
             records = await scheduler.run_once(args.at or services.clock.now())
         report_records(records, args.json, sys.stdout, sys.stderr)

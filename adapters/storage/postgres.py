@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, time
 from types import TracebackType
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from adapters.storage.common import EMPTY_REPLY_BLOB, Decoder, Encoder, Migration
+from adapters.storage.common import EMPTY_REPLY_BLOB, TABLES, Decoder, Encoder, Migration
 from bot.digests.schedule import Frequency, Schedule
 from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef
@@ -270,6 +270,36 @@ class PostgresStore:
 
     def _outbox(self, row: asyncpg.Record) -> OutboxEntry:
         return _outbox(row, self._decode)
+
+    # -- whole tables, for ``inquiry-bot db copy``
+
+    async def table_counts(self) -> dict[str, int]:
+        counts = {}
+        for table in TABLES:
+            counts[table] = int(await self._pool.fetchval(f"SELECT count(*) FROM {table}"))
+        return counts
+
+    async def export_table(self, table: str) -> list[dict[str, Any]]:
+        """Every row, by primary key."""
+        rows = await self._rows(f"SELECT * FROM {_known(table)} ORDER BY 1")
+        return [dict(row) for row in rows]
+
+    async def import_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        async with self._write() as db:
+            await db.copy_records_to_table(
+                _known(table),
+                records=[tuple(row[c] for c in columns) for row in rows],
+                columns=columns,
+            )
+            if "id" in columns and table in _IDENTITY_TABLES:
+                # The next id handed out comes after the copied ones.
+                await db.execute(
+                    f"""SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                                      (SELECT max(id) FROM {table}))"""
+                )
 
     # -- chats
 
@@ -733,6 +763,15 @@ class PostgresStore:
 
 _SUBSCRIPTION_SQL = """SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
     FROM subscriptions s JOIN chats c ON c.chat_key = s.chat_key"""
+
+
+_IDENTITY_TABLES = frozenset({"subscriptions", "alerts", "outbox"})
+
+
+def _known(table: str) -> str:
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r}")
+    return table
 
 
 def _count(status: str) -> int:

@@ -26,7 +26,15 @@ from typing import Any
 
 import aiosqlite
 
-from adapters.storage.common import EMPTY_REPLY_BLOB, Decoder, Encoder, Migration
+from adapters.storage.common import (
+    BOOL_COLUMNS,
+    EMPTY_REPLY_BLOB,
+    TABLES,
+    TIME_COLUMNS,
+    Decoder,
+    Encoder,
+    Migration,
+)
 from bot.digests.schedule import Frequency, Schedule
 from bot.errors import ConfigError
 from bot.messages import ChatKind, ChatRef, Reply
@@ -322,6 +330,31 @@ class SqliteStore:
         # snapshot of the file) is left open on the reader between calls.
         rows = await self._rows(sql, params)
         return rows[0] if rows else None
+
+    # -- whole tables, for ``inquiry-bot db copy``
+
+    async def table_counts(self) -> dict[str, int]:
+        counts = {}
+        for table in TABLES:
+            row = await self._row(f"SELECT count(*) FROM {table}")
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    async def export_table(self, table: str) -> list[dict[str, Any]]:
+        """Every row, by primary key, with times as datetimes and truth values as bools."""
+        rows = await self._rows(f"SELECT * FROM {_known(table)} ORDER BY 1")
+        return [{k: _from_sqlite(k, row[k]) for k in row.keys()} for row in rows]
+
+    async def import_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        async with self._write() as db:
+            await db.executemany(
+                f"INSERT INTO {_known(table)} ({', '.join(columns)}) "
+                f"VALUES ({_marks(len(columns))})",
+                [[_to_sqlite(c, row[c]) for c in columns] for row in rows],
+            )
 
     # -- chats
 
@@ -862,6 +895,32 @@ async def _plan_chunk(
         ],
     )
     return len(fresh)
+
+
+def _known(table: str) -> str:
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r}")
+    return table
+
+
+def _from_sqlite(column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column in TIME_COLUMNS:
+        return _dt(value)
+    if column in BOOL_COLUMNS:
+        return bool(value)
+    return value
+
+
+def _to_sqlite(column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column in TIME_COLUMNS:
+        return _iso(value)
+    if column in BOOL_COLUMNS:
+        return int(value)
+    return value
 
 
 class _IsoCache:
