@@ -322,6 +322,16 @@ class Store(Protocol):
         """Entries not yet delivered, gone or failed: the queue's depth."""
         ...
 
+    # -- named locks between processes (one Telegram long-poller per bot)
+    async def take_lock(self, name: str, owner: str, now: datetime, until: datetime) -> str:
+        """Hold ``name`` until ``until`` if it is free, expired or already ``owner``'s.
+
+        Returns the holder afterwards: ``owner`` if taken (or renewed), else whoever holds it.
+        """
+        ...
+
+    async def release_lock(self, name: str, owner: str) -> None: ...
+
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         """Unfinished entries scheduled before the cut-off become failed; returns how many."""
         ...
@@ -412,6 +422,7 @@ class _Memory:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     outbox: dict[int, OutboxEntry] = field(default_factory=dict)
     outbox_keys: dict[tuple[int, datetime], int] = field(default_factory=dict)
+    locks: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # owner, expiry
     next_id: int = 1
 
 
@@ -791,6 +802,17 @@ class InMemoryStore:
 
     async def count_unfinished(self) -> int:
         return sum(e.status in UNFINISHED for e in self._m.outbox.values())
+
+    async def take_lock(self, name: str, owner: str, now: datetime, until: datetime) -> str:
+        held = self._m.locks.get(name)
+        if held is None or held[0] == owner or held[1] <= now:
+            self._m.locks[name] = (owner, utc(until))
+            return owner
+        return held[0]
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        if self._m.locks.get(name, ("", None))[0] == owner:
+            del self._m.locks[name]
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         stale = [

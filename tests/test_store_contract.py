@@ -446,3 +446,20 @@ async def test_forget_works_for_templates_alone(store: Store) -> None:
     await store.save_template(GROUP.key, "mine", "src", "ann", T0)
     assert await store.forget_chat(GROUP.key) is True
     assert await store.list_templates(GROUP.key) == []
+
+
+# -- named locks ----------------------------------------------------------------------------
+
+
+async def test_a_lock_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
+    name = "telegram-poller"
+    assert await store.take_lock(name, ME, T0, T0 + LEASE) == ME
+    assert await store.take_lock(name, OTHER, T0 + timedelta(minutes=1), T0 + LEASE) == ME
+    assert await store.take_lock(name, ME, T0 + timedelta(minutes=4), T0 + 2 * LEASE) == ME
+    assert await store.take_lock(name, OTHER, T0 + LEASE, T0 + 3 * LEASE) == ME  # renewed
+    assert await store.take_lock(name, OTHER, T0 + 2 * LEASE, T0 + 3 * LEASE) == OTHER
+    await store.release_lock(name, ME)  # not its lock any more: nothing happens
+    assert await store.take_lock(name, ME, T0 + 2 * LEASE, T0 + 3 * LEASE) == OTHER
+    await store.release_lock(name, OTHER)
+    assert await store.take_lock(name, ME, T0 + 2 * LEASE, T0 + 3 * LEASE) == ME
+    assert await store.take_lock("another", OTHER, T0, T0 + LEASE) == OTHER

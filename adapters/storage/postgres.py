@@ -146,6 +146,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE outbox ADD COLUMN owner text NOT NULL DEFAULT ''",
             "ALTER TABLE outbox ADD COLUMN lease_expires timestamptz",
             "ALTER TABLE outbox ADD COLUMN parts_sent integer NOT NULL DEFAULT 0",
+            """CREATE TABLE locks (
+                name text PRIMARY KEY,
+                owner text NOT NULL,
+                expires timestamptz NOT NULL
+            )""",
         ),
     ),
 )
@@ -730,6 +735,24 @@ class PostgresStore:
             "SELECT count(*) FROM outbox WHERE status = ANY($1::text[])", _UNFINISHED
         )
         return int(found)
+
+    async def take_lock(self, name: str, owner: str, now: datetime, until: datetime) -> str:
+        async with self._write() as db:
+            await db.execute(
+                """INSERT INTO locks (name, owner, expires) VALUES ($1, $2, $3)
+                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
+                       expires = excluded.expires
+                   WHERE locks.owner = excluded.owner OR locks.expires <= $4""",
+                name,
+                owner,
+                utc(until),
+                utc(now),
+            )
+            holder = await db.fetchval("SELECT owner FROM locks WHERE name = $1", name)
+        return str(holder)
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        await self._pool.execute("DELETE FROM locks WHERE name = $1 AND owner = $2", name, owner)
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         status = await self._pool.execute(

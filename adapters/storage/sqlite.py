@@ -160,6 +160,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE outbox ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE outbox ADD COLUMN lease_expires TEXT",
             "ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE locks (
+                name TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                expires TEXT NOT NULL
+            )""",
         ),
     ),
 )
@@ -762,6 +767,23 @@ class SqliteStore:
     async def count_unfinished(self) -> int:
         row = await self._row(f"SELECT count(*) FROM outbox WHERE status IN ({_UNFINISHED_SQL})")
         return int(row[0]) if row else 0
+
+    async def take_lock(self, name: str, owner: str, now: datetime, until: datetime) -> str:
+        async with self._write() as db:
+            await db.execute(
+                """INSERT INTO locks (name, owner, expires) VALUES (?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
+                       expires = excluded.expires
+                   WHERE locks.owner = excluded.owner OR locks.expires <= ?""",
+                (name, owner, _iso(until), _iso(now)),
+            )
+            async with db.execute("SELECT owner FROM locks WHERE name = ?", (name,)) as cursor:
+                row = await cursor.fetchone()
+        return str(row[0]) if row else owner
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        async with self._write() as db:
+            await db.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
     async def expire_outbox(self, scheduled_before: datetime, at: datetime, reason: str) -> int:
         async with self._write() as db:
