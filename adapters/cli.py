@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="run on Telegram and/or Discord (whichever tokens are set) with digests",
     )
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="only answer messages; another process (or cron `digests`) sends the digests",
+    )
     serve.set_defaults(func=_serve)
     register(sub, _open, parents=[common], wiring=_wiring)
     register_db(sub)
@@ -105,9 +110,10 @@ async def _chat(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     # python-telegram-bot 22 warns on every RetryAfter unless told to use timedelta values.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    from adapters.serve import serve  # the platform libraries load only when serving
+    from adapters.serve import ServeOptions, serve  # platform libraries load only to serve
 
-    return await serve(_config(args), os.environ)
+    options = ServeOptions(scheduler=not args.no_scheduler)
+    return await serve(_config(args), os.environ, options=options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

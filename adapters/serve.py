@@ -7,17 +7,19 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
 from adapters.app import Config, build_bot, digest_renderer, open_services
 from adapters.discord.bot import DiscordAdapter, DiscordConfig
+from adapters.health import HealthServer, HttpSettings, MeteredBot, Metrics, TimedIndex, store_check
 from adapters.telegram.bot import TelegramAdapter, TelegramSettings
 from adapters.telegram.redact import install_token_redaction
 from bot.core import BriefingBot
 from bot.digests.digest import DigestBuilder
-from bot.digests.scheduler import Scheduler
+from bot.digests.scheduler import DeliveryRecord, Scheduler, default_owner
+from bot.errors import ConfigError
 from bot.messages import ChatRef
 from bot.ports import EveryoneModerates, PlatformModerators, Sender
 from bot.services import Services
@@ -87,57 +89,100 @@ def build_platforms(bot: BriefingBot, store: Store, tokens: Tokens) -> dict[str,
     return platforms
 
 
-async def serve(config: Config, env: Mapping[str, str], err: TextIO = sys.stderr) -> int:
+@dataclass(frozen=True)
+class ServeOptions:
+    scheduler: bool = True  # False: answer only (serve --no-scheduler)
+
+
+async def serve(
+    config: Config,
+    env: Mapping[str, str],
+    err: TextIO = sys.stderr,
+    options: ServeOptions | None = None,
+) -> int:
+    options = options or ServeOptions()
     tokens = Tokens.from_env(env)
     if not tokens.secrets:
         err.write(NO_TOKEN)
         return 2
     install_token_redaction(*tokens.secrets)
+    http = HttpSettings.from_env(env)
     moderators = PlatformModerators({"console": EveryoneModerates()})
     async with open_services(config, moderators=moderators) as services:
         assert services.store is not None
-        bot = build_bot(services)
+        metrics = Metrics()
+        services.index = TimedIndex(services.index, metrics)  # type: ignore[assignment]
+        bot = MeteredBot(build_bot(services), metrics)
         platforms = build_platforms(bot, services.store, tokens)
-        await _run(services, services.store, platforms, err)
+        process = Process(services, services.store, config, options, metrics, http)
+        await _run(process, platforms, tokens, err)
     return 0
 
 
+@dataclass(frozen=True)
+class Process:
+    """What one serve process runs besides its platforms."""
+
+    services: Services
+    store: Store
+    config: Config
+    options: ServeOptions
+    metrics: Metrics
+    http: HttpSettings | None
+    owner: str = field(default_factory=default_owner)
+
+
 async def _run(
-    services: Services, store: Store, platforms: dict[str, Platform], err: TextIO
+    process: Process, platforms: dict[str, Platform], tokens: Tokens, err: TextIO
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     started: list[Platform] = []
-    scheduler_task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
+    health: HealthServer | None = None
+    poller = _poller_lock(tokens)
     try:
+        if poller is not None:
+            await _take_poller_lock(process, poller)
+            tasks.append(asyncio.create_task(_keep_lock(process, poller, stop)))
         for name, platform in platforms.items():
             if not await _start(platform, stop):
                 return  # stopped while it was still trying to connect
             started.append(platform)
             logger.info("%s started", name)
-        senders = {name: p.sender for name, p in platforms.items()}
-        builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
-        scheduler = Scheduler(store, senders, builder, services.clock)
-        scheduler_task = asyncio.create_task(scheduler.run_forever(stop))
+        if process.options.scheduler:
+            tasks.append(asyncio.create_task(_scheduler(process, platforms).run_forever(stop)))
+        if process.http is not None:
+            check = store_check(process.store, list(platforms), process.options.scheduler)
+            health = HealthServer(process.http, process.metrics, check)
+            await health.start()
+        digests = "with digests checked every minute" if process.options.scheduler else (
+            "answering only (--no-scheduler: another process sends digests)"
+        )
         err.write(
-            f"Serving on {' and '.join(n.capitalize() for n in platforms)}, with digests "
-            "checked every minute. Press Ctrl-C (or send SIGTERM) to stop.\n"
+            f"Serving on {' and '.join(n.capitalize() for n in platforms)}, {digests}. "
+            "Press Ctrl-C (or send SIGTERM) to stop.\n"
         )
         err.flush()
         await _until(stop, [_watch(p) for p in platforms.values()])
     finally:
         stop.set()
-        if services.sandbox is not None:
+        if process.services.sandbox is not None:
             # Template renders still queued fail now (a digest falls back to the built-in)
             # rather than hold the stop up for as long as the queue is.
-            await services.sandbox.close()
-        if scheduler_task is not None:
-            await scheduler_task
+            await process.services.sandbox.close()
+        for task in tasks:
+            await task
+        if health is not None:
+            await health.stop()
         for platform in reversed(started):
             with contextlib.suppress(Exception):
                 await platform.stop()
+        if poller is not None:
+            with contextlib.suppress(Exception):
+                await process.store.release_lock(poller, process.owner)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         err.write("Stopped.\n")
@@ -157,6 +202,64 @@ async def _start(platform: Platform, stop: asyncio.Event) -> bool:
     starting.cancel()
     await asyncio.wait({starting})  # the platform stops what it had started
     return False
+
+
+def _scheduler(process: Process, platforms: dict[str, Platform]) -> Scheduler:
+    services, store = process.services, process.store
+    senders = {name: p.sender for name, p in platforms.items()}
+    builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
+
+    async def count(records: Sequence[DeliveryRecord]) -> None:
+        process.metrics.digest_pass(records, await store.count_unfinished())
+
+    return Scheduler(
+        store,
+        senders,
+        builder,
+        services.clock,
+        owner=process.owner,
+        lease=process.config.lease,
+        after_pass=count,
+    )
+
+
+# -- one Telegram long-poller per bot -----------------------------------------------------------
+
+
+def _poller_lock(tokens: Tokens) -> str | None:
+    """The lock a long-polling process holds; webhook workers need none."""
+    settings = tokens.telegram
+    if settings is None or settings.webhook is not None:
+        return None
+    return f"telegram-poller:{settings.token.split(':', 1)[0]}"  # the bot's id, not its secret
+
+
+async def _take_poller_lock(process: Process, name: str) -> None:
+    now = process.services.clock.now()
+    holder = await process.store.take_lock(name, process.owner, now, now + process.config.lease)
+    if holder != process.owner:
+        raise ConfigError(
+            f"Another inquiry-bot process ({holder}) is already long-polling Telegram for this "
+            "bot on this database, and Telegram lets only one process fetch a bot's updates "
+            "(a second getUpdates is refused with 409 Conflict). Run several Telegram workers "
+            "in webhook mode instead (set TELEGRAM_WEBHOOK_URL), or leave TELEGRAM_BOT_TOKEN "
+            f"unset in this one. If that process has died, its claim lapses within "
+            f"{int(process.config.lease.total_seconds())} seconds."
+        )
+
+
+async def _keep_lock(process: Process, name: str, stop: asyncio.Event) -> None:
+    every = process.config.lease.total_seconds() / 3
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if stop.is_set():
+            return
+        now = process.services.clock.now()
+        try:
+            await process.store.take_lock(name, process.owner, now, now + process.config.lease)
+        except Exception:
+            logger.exception("could not renew this process's claim to Telegram long polling")
 
 
 async def _watch(platform: Platform) -> None:

@@ -96,3 +96,69 @@ async def test_serve_keeps_trying_an_unreachable_telegram_and_stops_on_sigterm(
     assert "NetworkError" in failure and "trying again in 1 s" in failure
     assert "Traceback" not in log and "Stopped." in log
     assert TOKEN.split(":")[1] not in log + out.decode()
+
+
+async def test_a_second_long_poller_is_refused_and_health_and_metrics_answer(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    import asyncio
+    import signal
+    import socket
+
+    import aiohttp
+
+    from tests.telegram_standin import TOKEN, FakeBotAPI, StandinServer, text_message
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = FakeBotAPI()
+    async with StandinServer(api) as server:
+        env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            INQUIRY_BOT_DB=f"sqlite:///{tmp_path / 'bot.db'}",
+            INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+            INQUIRY_BOT_HTTP_PORT=str(port),
+        )
+        command = [sys.executable, "-m", "adapters.cli", "serve"]
+        first = await asyncio.create_subprocess_exec(
+            *command,
+            "--no-scheduler",
+            cwd=repo_root,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            api.push_update(text_message("/finding 3"))
+            await api.wait_until(lambda: any("Finding 3 of 8" in t for t in api.texts()), 30)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    health = await response.json()
+                    assert response.status == 200
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    metrics = await response.text()
+            second = await asyncio.create_subprocess_exec(
+                *command,
+                cwd=repo_root,
+                env={**env, "INQUIRY_BOT_HTTP_PORT": ""},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, refused = await asyncio.wait_for(second.communicate(), 60)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(first.communicate(), 30)
+    assert first.returncode == 0, err.decode()[-2000:]
+    assert "answering only (--no-scheduler" in err.decode()
+    assert health["status"] == "ok" and health["scheduler"] is False
+    assert health["platforms"] == ["telegram"] and health["outbox_unfinished"] == 0
+    assert 'inquiry_bot_replies_total{platform="telegram"} 1.0' in metrics
+    assert "inquiry_bot_search_seconds_count" in metrics
+    assert 'inquiry_bot_digests_total{status="delivered"} 0.0' in metrics
+    assert second.returncode == 2
+    message = refused.decode()
+    assert "already long-polling Telegram" in message and "TELEGRAM_WEBHOOK_URL" in message
+    assert TOKEN.split(":")[1] not in message

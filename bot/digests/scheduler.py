@@ -112,6 +112,7 @@ class DeliveryRecord:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+AfterPass = Callable[[Sequence[DeliveryRecord]], Awaitable[None]]
 
 
 class Scheduler:
@@ -130,6 +131,7 @@ class Scheduler:
         owner: str | None = None,
         lease: timedelta = LEASE,
         unsettled: int = 64,
+        after_pass: AfterPass | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -147,6 +149,7 @@ class Scheduler:
         self.owner = owner or default_owner()
         self.lease = lease
         self.unsettled = max(1, unsettled)
+        self.after_pass = after_pass  # e.g. counts outcomes for /metrics
         # platform -> until when it asked us to wait (a rate limit): kept across passes
         self._held: dict[str, datetime] = {}
         self._pass_lock = asyncio.Lock()
@@ -176,7 +179,10 @@ class Scheduler:
         # Passes in one process take turns: one pass's sends in flight are not another's
         # leftovers from an interrupted run.
         async with self._pass_lock:
-            return await self._run_once(utc(now or self.clock.now()))
+            records = await self._run_once(utc(now or self.clock.now()))
+        if self.after_pass is not None:
+            await self.after_pass(records)
+        return records
 
     async def _run_once(self, now: datetime) -> list[DeliveryRecord]:
         expired = await self.store.expire_outbox(now - self.window, now, LATE_REASON)
