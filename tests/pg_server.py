@@ -105,17 +105,14 @@ class PgServer:
         return server
 
     def _wait_ready(self, timeout: float) -> None:
+        ready = [str(binaries() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    pass
-                if (self.root / f".s.PGSQL.{self.port}").exists():
-                    return
-            except OSError:
-                pass
+            # 0 once it accepts connections (not merely listens while it starts up).
+            if subprocess.run(ready + ["-U", "postgres"], check=False).returncode == 0:
+                return
             time.sleep(0.05)
         text = (self.root / "server.log").read_text(errors="replace")[-2000:]
         self.stop()
@@ -145,19 +142,20 @@ if __name__ == "__main__":
         server.stop()
 
 
-_databases = 0
+_schemas = 0
 
 
 async def fresh_database(server: PgServer) -> str:
-    """A new, empty database on the server; returns its URL."""
+    """The URL of a new, empty schema of its own on the server (a new database takes a second
+    to create; a schema, a millisecond). Every connection made with the URL works in it."""
     import asyncpg
 
-    global _databases
-    _databases += 1
-    name = f"test_{os.getpid()}_{_databases}"
+    global _schemas
+    _schemas += 1
+    name = f"test_{os.getpid()}_{_schemas}"
     admin = await asyncpg.connect(server.url)
     try:
-        await admin.execute(f"CREATE DATABASE {name}")
+        await admin.execute(f"CREATE SCHEMA {name}")
     finally:
         await admin.close()
-    return server.url_for(name)
+    return f"{server.url}?search_path={name}"
