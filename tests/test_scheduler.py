@@ -652,3 +652,16 @@ def test_killed_mid_pass_and_restarted_each_chat_gets_one_digest(
     assert len(resent) <= BATCH
 
     assert another_pass(AFTER_LEASE)[0] == {}  # a pass at the same time again sends nothing
+
+
+async def test_while_another_process_plans_this_one_only_delivers(store: Store) -> None:
+    sender = FakeSender()
+    await store.subscribe(chat("1"), daily(8, 0), LONDON, at("2024-05-13 12:00"))
+    now = at("2024-05-14 08:00")
+    await store.take_lock("digest-planner", "another-process", now, now + timedelta(minutes=5))
+    scheduler = make_scheduler(store, sender)
+
+    assert await scheduler.run_once(now) == [] and sender.sent == []
+    await store.release_lock("digest-planner", "another-process")
+    [record] = await scheduler.run_once(now)
+    assert record.status == "delivered" and sender.to("1") == ["digest 1 for 1"]

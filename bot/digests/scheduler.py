@@ -63,6 +63,7 @@ DUE_WINDOW = timedelta(hours=6)
 KEEP_RECORDS = timedelta(days=3)
 LATE_REASON = "more than 6 hours late: skipped"
 LEASE = timedelta(minutes=5)
+PLANNER_LOCK = "digest-planner"
 __all__ = ["RESENT_NOTE", "LATE_REASON", "LEASE", "Scheduler", "DeliveryRecord", "RetryPolicy"]
 
 
@@ -195,7 +196,21 @@ class Scheduler:
         return records
 
     async def plan(self, now: datetime) -> int:
-        """Write every digest due at ``now`` to the outbox; returns how many were written."""
+        """Write every digest due at ``now`` to the outbox; returns how many were written.
+
+        One process plans at a time (the others would build the same digests only to find
+        them written): while another holds the planner's lock, this pass only delivers.
+        """
+        holder = await self.store.take_lock(PLANNER_LOCK, self.owner, now, now + self.lease)
+        if holder != self.owner:
+            log.info("digest planning left to %s, which is planning now", holder)
+            return 0
+        try:
+            return await self._plan(now)
+        finally:
+            await self.store.release_lock(PLANNER_LOCK, self.owner)
+
+    async def _plan(self, now: datetime) -> int:
         due = await self.due(now)
         written = 0
         for start in range(0, len(due), self.batch):
