@@ -18,7 +18,6 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 from types import TracebackType
@@ -691,20 +690,32 @@ class SqliteStore:
                 (*(wanted or ()), when, when, limit),
             ) as cursor:
                 rows = list(await cursor.fetchall())
-            until = _iso(lease_until)
-            await db.executemany(
-                """UPDATE outbox SET status = 'sending', attempts = attempts + 1, owner = ?,
-                       lease_expires = ?, updated_at = ? WHERE id = ?""",
-                [(owner, until, when, row["id"]) for row in rows],
-            )
+            for chunk in _chunks([row["id"] for row in rows]):
+                await db.execute(
+                    f"""UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                            owner = ?, lease_expires = ?, updated_at = ?
+                        WHERE id IN ({_marks(len(chunk))})""",
+                    (owner, _iso(lease_until), when, *chunk),
+                )
+        times = _TimeCache()
         return [
-            replace(
-                self._outbox(row),
+            OutboxEntry(
+                id=row["id"],
+                subscription_id=row["subscription_id"],
+                scheduled=times(row["scheduled"]),
+                chat_key=row["chat_key"],
+                platform=row["platform"],
+                chat_id=row["chat_id"],
+                reply=self._decode(row["reply"]),
                 status=OutboxStatus.SENDING,
+                created_at=times(row["created_at"]),
+                updated_at=utc(now),
                 attempts=row["attempts"] + 1,
+                next_attempt_at=_dt_or_none(row["next_attempt_at"]),
+                reason=row["reason"],
                 owner=owner,
                 lease_expires=utc(lease_until),
-                updated_at=utc(now),
+                parts_sent=row["parts_sent"],
                 resumed=row["status"] == "sending",
             )
             for row in rows
@@ -917,6 +928,19 @@ async def _plan_chunk(
         ],
     )
     return len(fresh)
+
+
+class _TimeCache:
+    """A page of claimed digests shares a handful of distinct times."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, datetime] = {}
+
+    def __call__(self, text: str) -> datetime:
+        found = self._done.get(text)
+        if found is None:
+            found = self._done[text] = _dt(text)
+        return found
 
 
 def _known(table: str) -> str:

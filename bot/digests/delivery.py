@@ -91,6 +91,8 @@ class PageSender:
         self.decide = decide
         self.concurrency = concurrency
         self.unsettled = unsettled
+        # Checking a runtime Protocol is slow: once per platform, not once per digest.
+        self._resumable = {p: isinstance(s, PartSender) for p, s in senders.items()}
         self.results: list[tuple[OutboxEntry, Settlement]] = []
         self._pending: list[Settlement] = []
         self._room = asyncio.Condition()
@@ -201,8 +203,9 @@ class PageSender:
                     await self.store.record_parts(entry.id, self.lease.owner, sent, self.now())
 
         try:
-            if isinstance(sender, PartSender):
-                return await sender.send_parts(chat_id, entry.reply, skip, delivered)
+            if self._resumable[entry.platform]:
+                resumable: PartSender = sender  # type: ignore[assignment]
+                return await resumable.send_parts(chat_id, entry.reply, skip, delivered)
             return await sender.send(chat_id, entry.reply)
         except Exception as err:  # a sender should report outcomes, but must not stop the pass
             log.exception("sending digest %d to %s:%s raised", entry.id, entry.platform, chat_id)

@@ -281,7 +281,8 @@ class Scheduler:
                 unsettled=self.unsettled,
             )
             await sender.run(page, lambda platform: self._held_until(platform, now))
-            records.extend((e.id, _record(e, s)) for e, s in sender.results)
+            plain: dict[int, str] = {}  # digests in a page often share one Reply
+            records.extend((e.id, _record(e, s, plain)) for e, s in sender.results)
         return [record for _, record in sorted(records, key=lambda pair: pair[0])]
 
     def _held_until(self, platform: str, now: datetime) -> datetime | None:
@@ -330,13 +331,16 @@ def _latest(sub: Subscription, now: datetime) -> datetime | None:
         return None
 
 
-def _record(entry: OutboxEntry, settled: Settlement) -> DeliveryRecord:
+def _record(entry: OutboxEntry, settled: Settlement, plain: dict[int, str]) -> DeliveryRecord:
+    text = plain.get(id(entry.reply))
+    if text is None:
+        text = plain[id(entry.reply)] = entry.reply.plain
     return DeliveryRecord(
         settled.chat_id or entry.chat_id,
         entry.platform,
         entry.scheduled.isoformat(),
         str(settled.status),
-        entry.reply.plain,
+        text,
         settled.reason,
     )
 
