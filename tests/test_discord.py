@@ -708,3 +708,29 @@ def test_configuration_comes_from_the_environment() -> None:
         DiscordConfig.from_env({"DISCORD_BOT_TOKEN": "x", "DISCORD_GUILD_ID": "my server"})
     with pytest.raises(ConfigError, match="DISCORD_COMMAND_PREFIX"):
         DiscordConfig.from_env({"DISCORD_BOT_TOKEN": "x", "DISCORD_COMMAND_PREFIX": "bot"})
+
+
+def test_shards_from_the_environment_pick_the_sharded_client(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    from adapters.discord.bot import DiscordClient, ShardedDiscordClient, Shards
+
+    base = {"DISCORD_BOT_TOKEN": "x"}
+    one = DiscordConfig.from_env(base)
+    assert one is not None and one.shards == Shards()
+    split = DiscordConfig.from_env({**base, "DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "2,3"})
+    assert split is not None and split.shards == Shards(True, 4, (2, 3))
+    auto = DiscordConfig.from_env({**base, "DISCORD_SHARD_COUNT": "auto"})
+    assert auto is not None and auto.shards == Shards(sharded=True)
+    for bad in ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "3,4"},
+                {"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "1,1"},
+                {"DISCORD_SHARD_IDS": "0"}, {"DISCORD_SHARD_COUNT": "many"}):  # fmt: skip
+        with pytest.raises(ConfigError, match="DISCORD_SHARD"):
+            DiscordConfig.from_env({**base, **bad})
+
+    assert type(DiscordAdapter.from_config(briefing_bot, one).client) is DiscordClient
+    client = DiscordAdapter.from_config(briefing_bot, split).client
+    assert isinstance(client, ShardedDiscordClient)
+    assert (client.shard_count, client.shard_ids) == (4, [2, 3])
+    auto_client = DiscordAdapter.from_config(briefing_bot, auto).client
+    assert isinstance(auto_client, ShardedDiscordClient) and auto_client.shard_count is None

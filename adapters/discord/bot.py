@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.discord.answers import BUTTON_TIMEOUT, NO_MENTIONS, Answers, PayloadButton
@@ -52,6 +52,7 @@ class DiscordConfig:
     guild_id: int | None = None
     prefix: str = "!"
     message_content: bool = False
+    shards: Shards = field(default_factory=lambda: Shards())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DiscordConfig | None:
@@ -68,7 +69,46 @@ class DiscordConfig:
             guild_id=int(raw_guild) if raw_guild else None,
             prefix=prefix,
             message_content=env.get("DISCORD_MESSAGE_CONTENT", "").strip().lower() in _TRUE,
+            shards=Shards.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class Shards:
+    """Which gateway shards this process runs (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS).
+
+    Unset: one unsharded connection. ``auto``: sharded, as many shards as Discord
+    recommends, all in this process. A number N: N shards across every process, this one
+    running DISCORD_SHARD_IDS (all N if unset).
+    """
+
+    sharded: bool = False
+    count: int | None = None  # None with sharded: Discord's recommendation
+    ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Shards:
+        raw_count = env.get("DISCORD_SHARD_COUNT", "").strip().lower()
+        raw_ids = env.get("DISCORD_SHARD_IDS", "").strip()
+        if not raw_count and not raw_ids:
+            return cls()
+        if raw_count == "auto" and not raw_ids:
+            return cls(sharded=True)
+        if not raw_count.isdigit() or int(raw_count) < 1:
+            raise ConfigError(
+                f"DISCORD_SHARD_COUNT must be the number of shards across all processes "
+                f"(1 or more; or auto, for one process), not {raw_count!r}"
+            )
+        count = int(raw_count)
+        if not raw_ids:
+            return cls(True, count, tuple(range(count)))
+        parts = [p.strip() for p in raw_ids.split(",")]
+        if not all(p.isdigit() and int(p) < count for p in parts) or len(set(parts)) < len(parts):
+            raise ConfigError(
+                f"DISCORD_SHARD_IDS must list this process's shards, each from 0 to "
+                f"{count - 1} once, separated by commas (e.g. 0,1), not {raw_ids!r}"
+            )
+        return cls(True, count, tuple(int(p) for p in parts))
 
 
 def check_prefix(prefix: str) -> None:
@@ -83,20 +123,28 @@ def check_prefix(prefix: str) -> None:
 # The client and the adapter
 
 
-class DiscordClient(discord.Client):
-    """discord.py's client with the adapter's event handlers and a command tree."""
+class _ClientEvents:
+    """The adapter's event handlers and command tree, for either kind of client below."""
 
     def __init__(
-        self, adapter: DiscordAdapter, intents: discord.Intents, max_ratelimit_timeout: float
+        self,
+        adapter: DiscordAdapter,
+        intents: discord.Intents,
+        max_ratelimit_timeout: float,
+        shards: Shards | None = None,
     ) -> None:
-        super().__init__(
+        options: dict[str, Any] = {}
+        if shards is not None and shards.count is not None:
+            options = {"shard_count": shards.count, "shard_ids": list(shards.ids or ())}
+        super().__init__(  # type: ignore[call-arg]
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             max_messages=None,
             max_ratelimit_timeout=max_ratelimit_timeout,
+            **options,
         )
         self.adapter = adapter
-        self.tree: app_commands.CommandTree[DiscordClient] = app_commands.CommandTree(self)
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
 
     async def setup_hook(self) -> None:
         await self.adapter.setup()
@@ -109,6 +157,23 @@ class DiscordClient(discord.Client):
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         await self.adapter.chats_gone([channel.id], f"channel #{channel.name} deleted")
+
+
+class DiscordClient(_ClientEvents, discord.Client):
+    """One gateway connection: enough for a bot in up to 2,500 servers."""
+
+
+class ShardedDiscordClient(_ClientEvents, discord.AutoShardedClient):
+    """discord.py's AutoShardedClient: the shards DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS
+    give this process (``auto``: as many as Discord recommends, all in this process)."""
+
+
+def make_client(
+    adapter: DiscordAdapter, intents: discord.Intents, timeout: float, shards: Shards | None
+) -> DiscordClient | ShardedDiscordClient:
+    if shards is None or not shards.sharded:
+        return DiscordClient(adapter, intents, timeout)
+    return ShardedDiscordClient(adapter, intents, timeout, shards)
 
 
 class DiscordAdapter:
@@ -131,6 +196,7 @@ class DiscordAdapter:
         button_timeout: float = BUTTON_TIMEOUT,
         defer_after: float = DEFER_AFTER,
         max_ratelimit_timeout: float = MAX_RATELIMIT_WAIT,
+        shards: Shards | None = None,
     ) -> None:
         check_prefix(prefix)
         self.bot = bot
@@ -141,7 +207,7 @@ class DiscordAdapter:
         self.on_chat_gone = on_chat_gone
         self.button_timeout = button_timeout
         self.defer_after = defer_after
-        self.client = DiscordClient(self, self._intents(), max_ratelimit_timeout)
+        self.client = make_client(self, self._intents(), max_ratelimit_timeout, shards)
         self.client.add_dynamic_items(PayloadButton)
         self.answers = Answers(button_timeout)
         self.sender = DiscordSender(self.client, self.answers)
@@ -163,6 +229,7 @@ class DiscordAdapter:
             prefix=config.prefix,
             guild_id=config.guild_id,
             message_content=config.message_content,
+            shards=config.shards,
             **options,
         )
 
