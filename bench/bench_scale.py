@@ -107,9 +107,10 @@ def exactly_once(server: PgServer, chats: int, tmp: Path) -> list[str]:
     db = asyncio.run(new_db(server, chats))
     outs = [tmp / f"once-{n}.txt" for n in range(3)]
     started = time.perf_counter()
-    processes = [start_pass(db, PASS_AT, outs[0])]
+    # The cron run starts first: it takes longest to start (it loads the search index too).
+    processes = [start_cron(db, PASS_AT, outs[2]), start_pass(db, PASS_AT, outs[0])]
     wait_for_outbox(db)
-    processes += [start_pass(db, PASS_AT, outs[1]), start_cron(db, PASS_AT, outs[2])]
+    processes.insert(1, start_pass(db, PASS_AT, outs[1]))
     wait_all(processes)
     seconds = time.perf_counter() - started
     per = [count(o.read_text()) for o in outs]
