@@ -226,3 +226,36 @@ async def test_copy_refuses_a_target_with_anything_in_it(
             "chats": 1, "subscriptions": 1, "alerts": 0, "templates": 0,
             "digest_templates": 0, "documents": 0, "outbox": 0,
         }  # fmt: skip
+
+
+# -- several processes ------------------------------------------------------------------------
+
+
+def test_two_processes_at_once_send_each_digest_once(pg_url: str, repo_root: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from adapters.console_delivery import HEADER
+
+    chats, when = 3_000, "2024-05-14T07:00:00+00:00"
+    runner = [sys.executable, str(repo_root / "tests" / "digest_runner.py")]
+    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    subprocess.run([*runner, "setup", pg_url, str(chats)], check=True, env=env, timeout=300)
+
+    passes = [
+        subprocess.Popen([*runner, "pass", pg_url, when, "8"], stdout=subprocess.PIPE, env=env)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600)[0].decode() for p in passes]
+
+    prefix, suffix = HEADER.split("{chat_id}")
+    sent = Counter(
+        line[len(prefix) : -len(suffix)]
+        for output in outputs
+        for line in output.splitlines()
+        if line.startswith(prefix)
+    )
+    assert all(p.returncode == 0 for p in passes)
+    assert len(sent) == chats and set(sent.values()) == {1}
