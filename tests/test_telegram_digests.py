@@ -150,6 +150,48 @@ async def test_a_network_outage_is_retried_later_then_delivered(
     assert len(api.calls_to("sendMessage")) == 3
 
 
+async def test_a_long_digest_cut_off_part_way_is_finished_without_repeating_parts(
+    bot: BriefingBot, api: FakeBotAPI, store: InMemoryStore
+) -> None:
+    async def three_part_digest(subs: Sequence[Subscription], now: datetime, /) -> list[Digest]:
+        paragraphs = tuple(
+            (Span(f"Part {n}: " + "the review found failings. " * 120),) for n in (1, 2, 3)
+        )
+        lines = tuple(line for p in paragraphs for line in (p, ()))
+        return [Digest(Reply(lines=lines), 1, 1) for _ in subs]
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api), sleep=no_wait)
+    await adapter.start(receive=False)
+    try:
+        clock = FakeClock(at("2024-05-14 08:00"))
+        scheduler = Scheduler(store, {"telegram": adapter.sender}, three_part_digest, clock)
+        # The first part goes, then the network drops for the second.
+        original = api._handlers["sendMessage"]
+        calls = 0
+
+        def flaky(params: dict[str, object]) -> object:
+            nonlocal calls
+            calls += 1
+            if calls in (2, 3):  # the sender's own second try fails too
+                raise NetworkError("connection reset")
+            return original(params)
+
+        api._handlers["sendMessage"] = flaky
+        [first] = await scheduler.run_once(at("2024-05-14 08:00"))
+        [again] = await scheduler.run_once(at("2024-05-14 08:30"))
+    finally:
+        await adapter.stop()
+
+    assert (first.status, again.status) == ("retry", "delivered")
+    texts = [c.params["text"] for c in api.calls_to("sendMessage")]
+    starts = [t[:7] for t in texts]
+    assert starts == ["Part 1:", "Part 2:", "Part 2:", "Part 2:", "Part 3:"]  # 2 tried 3 times
+    assert sum(t.startswith("Part 1:") for t in api.texts()) == 1
+
+
 async def test_a_message_telegram_cannot_parse_is_delivered_as_plain_text(
     scheduler: Scheduler, api: FakeBotAPI
 ) -> None:

@@ -139,6 +139,17 @@ class TelegramSender:
     async def send(self, chat_id: str, reply: Reply) -> DeliveryOutcome:
         return await self.deliver(chat_id, reply)
 
+    async def send_parts(
+        self,
+        chat_id: str,
+        reply: Reply,
+        skip: int,
+        delivered: Callable[[int, int], Awaitable[None]],
+    ) -> DeliveryOutcome:
+        """A digest's messages from number ``skip`` on, reporting each one sent, so that a
+        retry after a failure part way sends only the rest (the scheduler records them)."""
+        return await self.deliver(chat_id, reply, skip=skip, delivered=delivered)
+
     async def deliver(
         self,
         chat_id: str,
@@ -146,6 +157,8 @@ class TelegramSender:
         *,
         reply_to: int | None = None,
         thread_id: int | None = None,
+        skip: int = 0,
+        delivered: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> DeliveryOutcome:
         """Every chunk of the reply in order; the buttons go under the last one."""
         chunks = render_html(reply)
@@ -153,6 +166,8 @@ class TelegramSender:
             return _outcome(DeliveryStatus.DELIVERED, "nothing to send")
         markup = keyboard(reply, self.callbacks)
         for number, chunk in enumerate(chunks):
+            if number < skip:
+                continue
             options: dict[str, Any] = {"message_thread_id": thread_id}
             if number == 0 and reply_to is not None:
                 options["reply_parameters"] = ReplyParameters(
@@ -172,6 +187,8 @@ class TelegramSender:
                         outcome.reason,
                     )
                 return outcome
+            if delivered is not None:
+                await delivered(number + 1, len(chunks))
         return DeliveryOutcome.delivered()
 
     async def edit(self, chat_id: str, message_id: int, reply: Reply) -> bool:
