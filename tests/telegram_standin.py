@@ -160,6 +160,13 @@ class FakeBotAPI:
         """Long polling: confirmed updates are dropped; with none waiting, wait up to timeout."""
         self.calls.append(Call("getUpdates", params))
         self.counts["getUpdates"] += 1
+        failures = self._failures.get("getUpdates")
+        if failures:  # e.g. 409 Conflict: another process is polling
+            failure = failures.popleft()
+            self._notify()
+            if isinstance(failure, BaseException):
+                raise failure
+            return failure.status, failure.body()
         offset = int(params.get("offset") or 0)
         while self._updates and self._updates[0]["update_id"] < offset:
             self._updates.popleft()

@@ -734,3 +734,28 @@ async def test_one_slow_chat_holds_up_no_other(services: Services, api: FakeBotA
     finally:
         release.set()
         await adapter.stop()
+
+
+async def test_a_409_conflict_while_polling_says_another_process_is_polling(
+    bot: BriefingBot, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.telegram_standin import Failure
+
+    api.fail_next(
+        "getUpdates",
+        Failure(409, "Conflict: terminated by other getUpdates request; make sure that only "
+                "one bot instance is running"),
+    )  # fmt: skip
+    adapter = TelegramAdapter(bot, TOKEN, request=RecordingRequest(api))
+    await adapter.start()
+    try:
+        await api.wait_until(lambda: api.counts["getUpdates"] >= 1)
+        for _ in range(1_000):  # until the polling task has handled the answer
+            if "409 Conflict" in caplog.text:
+                break
+            await asyncio.sleep(0)
+    finally:
+        await adapter.stop()
+    assert "another process is long-polling the same bot" in caplog.text
+    assert "TELEGRAM_WEBHOOK_URL" in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text

@@ -30,7 +30,14 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -263,6 +270,14 @@ class TelegramAdapter:
         )
 
     def _polling_failed(self, err: TelegramError) -> None:
+        if isinstance(err, Conflict):
+            # Another process polls with this token (one on another database, or by hand).
+            logger.error(
+                "Telegram refused to hand this process the bot's updates (409 Conflict): "
+                "another process is long-polling the same bot, and Telegram allows only one. "
+                "Stop the other one, or run the workers in webhook mode (TELEGRAM_WEBHOOK_URL)."
+            )
+            return
         # python-telegram-bot retries by itself (1 s, growing to 30 s); its default here logs
         # an ERROR with a traceback at every failed poll while the network is down.
         reason = self.redactor.redact(f"{type(err).__name__}: {err.message}")
