@@ -90,6 +90,8 @@ class DigestBuilder:
         self._parts: dict[tuple[str, int], dict[str, Any]] = {}
         self._rendered: dict[tuple[Any, ...], Reply] = {}
         self._cleaned: dict[str, Document] = {}  # added documents the corpus doesn't hold
+        self._dates: dict[tuple[str, datetime], str] = {}
+        self._documents: dict[tuple[str, datetime], dict[str, Any]] = {}
 
     async def __call__(self, subscriptions: Sequence[Subscription], now: datetime) -> list[Digest]:
         return await self.build_many(subscriptions, now)
@@ -152,12 +154,10 @@ class DigestBuilder:
         now: datetime,
         preview: bool,
     ) -> dict[str, Any]:
-        tz = ZoneInfo(sub.timezone)
-        local = now.astimezone(tz)
         matches = self._alert_passages(fresh, alerts)
         return {
             "heading": "Your briefing" if not preview else "Your next briefing (a preview)",
-            "date": f"{local:%A} {local.day} {local:%B %Y}",
+            "date": self._local_date(sub.timezone, now),
             "timezone": sub.timezone,
             "now": now.isoformat(),
             "alert_words": [a.words for a in alerts],
@@ -165,10 +165,31 @@ class DigestBuilder:
             "preview": preview,
             "finding": self._part("finding", sub.finding_cursor),
             "recommendation": self._part("recommendation", sub.recommendation_cursor),
-            "new_documents": [_document_context(d) for d in fresh[:MAX_NEW_DOCUMENTS]],
+            "new_documents": [self._new_document(d) for d in fresh[:MAX_NEW_DOCUMENTS]],
             "more_new_documents": max(0, len(fresh) - MAX_NEW_DOCUMENTS),
             "alerts": [self._alert_context(m) for m in matches],
         }
+
+    def _local_date(self, timezone: str, now: datetime) -> str:
+        """The pass's date where the chat is; thousands of chats share a few zones."""
+        key = (timezone, now)
+        found = self._dates.get(key)
+        if found is None:
+            if len(self._dates) > MEMO_LIMIT:
+                self._dates.clear()
+            local = now.astimezone(ZoneInfo(timezone))
+            found = self._dates[key] = f"{local:%A} {local.day} {local:%B %Y}"
+        return found
+
+    def _new_document(self, record: DocumentRecord) -> dict[str, Any]:
+        """A new document's context, built once a pass for every chat it is new to."""
+        key = (record.id, record.added_at)
+        found = self._documents.get(key)
+        if found is None:
+            if len(self._documents) > MEMO_LIMIT:
+                self._documents.clear()
+            found = self._documents[key] = _document_context(record)
+        return found
 
     def _part(self, kind: str, cursor: int) -> dict[str, Any] | None:
         """The finding or recommendation at ``cursor`` (wrapping round), for templates."""
