@@ -24,7 +24,7 @@ from bot.digests.digest import DigestBuilder
 from bot.digests.schedule import Frequency, Schedule
 from bot.digests.scheduler import Scheduler
 from bot.errors import ConfigError
-from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, SenderRef, text_reply
+from bot.messages import ChatKind, ChatRef, DeliveryStatus, Reply, SenderRef, Span, text_reply
 from bot.paging import EXPIRED
 from bot.ports import PlatformModerators
 from bot.services import Services
@@ -734,3 +734,26 @@ def test_shards_from_the_environment_pick_the_sharded_client(
     assert (client.shard_count, client.shard_ids) == (4, [2, 3])
     auto_client = DiscordAdapter.from_config(briefing_bot, auto).client
     assert isinstance(auto_client, ShardedDiscordClient) and auto_client.shard_count is None
+
+
+async def test_a_digest_in_several_messages_can_resume_part_way(
+    adapter: DiscordAdapter, recorder: DiscordRecorder
+) -> None:
+    words = "the review found failings. " * 60
+    paragraphs = tuple((Span(f"Part {n}: {words}"),) for n in (1, 2, 3))
+    reply = Reply(lines=tuple(line for p in paragraphs for line in (p, ())))
+    reported: list[tuple[int, int]] = []
+
+    async def delivered(sent: int, total: int) -> None:
+        reported.append((sent, total))
+
+    posts = "/channels/{channel_id}/messages"
+    recorder.fail("POST", posts, http_error(500, 0, "Internal Server Error"))
+    failed = await adapter.sender.send_parts(str(CHANNEL_ID), reply, 1, delivered)
+    assert failed.status is DeliveryStatus.RETRY and reported == []
+
+    outcome = await adapter.sender.send_parts(str(CHANNEL_ID), reply, 1, delivered)
+    assert outcome.status is DeliveryStatus.DELIVERED
+    sent = [r.content for r in recorder.requests_to("POST", posts)]
+    assert [text[:7] for text in sent] == ["Part 2:", "Part 2:", "Part 3:"]  # never part 1
+    assert reported == [(2, 3), (3, 3)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from adapters.discord.lib import discord
@@ -216,13 +216,20 @@ class Answers:
         return view
 
     async def send_to_channel(
-        self, channel: discord.abc.Messageable, rendered: RenderedReply
+        self,
+        channel: discord.abc.Messageable,
+        rendered: RenderedReply,
+        skip: int = 0,
+        delivered: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> None:
-        """Each message in turn; the buttons go under the last one."""
+        """Each message in turn (from number ``skip``, awaiting ``delivered(sent, total)``
+        after each); the buttons go under the last one."""
         view = self.view_for(rendered)
         last = len(rendered.messages) - 1
         try:
             for number, content in enumerate(rendered.messages):
+                if number < skip:
+                    continue
                 extra: dict[str, Any] = (
                     {"view": view} if view is not None and number == last else {}
                 )
@@ -231,6 +238,8 @@ class Answers:
                 )
                 if extra and view is not None:
                     view.message = sent
+                if delivered is not None:
+                    await delivered(number + 1, len(rendered.messages))
         except BaseException:
             if view is not None:
                 view.stop()

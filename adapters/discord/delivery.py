@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -63,11 +64,22 @@ class DiscordSender:
         self.answers = answers
 
     async def send(self, chat_id: str, reply: Reply) -> DeliveryOutcome:
+        return await self.send_parts(chat_id, reply, 0, None)
+
+    async def send_parts(
+        self,
+        chat_id: str,
+        reply: Reply,
+        skip: int,
+        delivered: Callable[[int, int], Awaitable[None]] | None,
+    ) -> DeliveryOutcome:
+        """The reply's messages from number ``skip`` on, reporting each one sent, so that a
+        retry after a failure part way sends only the rest (the scheduler records them)."""
         if not chat_id.isdigit():
             return DeliveryOutcome(DeliveryStatus.FAILED, f"not a Discord channel id: {chat_id!r}")
         channel = self.client.get_partial_messageable(int(chat_id))
         try:
-            await self.answers.send_to_channel(channel, render_reply(reply))
+            await self.answers.send_to_channel(channel, render_reply(reply), skip, delivered)
         except (discord.HTTPException, discord.RateLimited, *_NETWORK_ERRORS) as err:
             outcome = delivery_outcome(err)
             logger.info("Discord channel %s: %s (%s)", chat_id, outcome.status, outcome.reason)
