@@ -479,7 +479,9 @@ class SqliteStore:
             sql += f" AND c.platform IN ({_marks(len(platforms))})"
             params.extend(platforms)
         rows = await self._rows(sql + " ORDER BY s.id", params)
-        return [_subscription(row) for row in rows]
+        # Thousands of subscriptions share a few schedules and start times: parse each once.
+        times, schedules = _TimeCache(), _ScheduleCache()
+        return [_subscription(row, times, schedules) for row in rows]
 
     # -- alerts
 
@@ -996,22 +998,40 @@ def _chat(row: sqlite3.Row) -> ChatSettings:
     )
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+class _ScheduleCache:
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str, int | None], Schedule] = {}
+
+    def __call__(self, frequency: str, at_time: str, weekday: int | None) -> Schedule:
+        key = (frequency, at_time, weekday)
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = _schedule(frequency, at_time, weekday)
+        return found
+
+
+def _schedule(frequency: str, at_time: str, weekday: int | None) -> Schedule:
+    return Schedule(Frequency(frequency), time.fromisoformat(at_time), weekday)
+
+
+def _subscription(
+    row: sqlite3.Row,
+    times: Callable[[str], datetime] = _dt,
+    schedules: Callable[[str, str, int | None], Schedule] = _schedule,
+) -> Subscription:
     return Subscription(
         id=row["id"],
         chat_key=row["chat_key"],
         platform=row["platform"],
         chat_id=row["chat_id"],
         timezone=row["timezone"],
-        schedule=Schedule(
-            Frequency(row["frequency"]), time.fromisoformat(row["at_time"]), row["weekday"]
-        ),
-        since=_dt(row["since"]),
-        created_at=_dt(row["created_at"]),
+        schedule=schedules(row["frequency"], row["at_time"], row["weekday"]),
+        since=times(row["since"]),
+        created_at=times(row["created_at"]),
         paused=bool(row["paused"]),
         finding_cursor=row["finding_cursor"],
         recommendation_cursor=row["recommendation_cursor"],
-        last_digest_at=_dt_or_none(row["last_digest_at"]),
+        last_digest_at=None if row["last_digest_at"] is None else times(row["last_digest_at"]),
         active=bool(row["active"]),
     )
 
