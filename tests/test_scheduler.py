@@ -665,3 +665,15 @@ async def test_while_another_process_plans_this_one_only_delivers(store: Store) 
     await store.release_lock("digest-planner", "another-process")
     [record] = await scheduler.run_once(now)
     assert record.status == "delivered" and sender.to("1") == ["digest 1 for 1"]
+
+
+async def test_a_retry_asked_for_at_once_waits_for_the_next_pass(store: Store) -> None:
+    sender = FakeSender(script={"1": [DeliveryOutcome(DeliveryStatus.RETRY, "busy", 0.0)] * 50})
+    await store.subscribe(chat("1"), daily(8, 0), LONDON, at("2024-05-13 12:00"))
+    scheduler = make_scheduler(store, sender)
+
+    [record] = await scheduler.run_once(at("2024-05-14 08:00"))
+
+    assert record.status == "retry" and sender.to("1") == ["digest 1 for 1"]  # sent once
+    [again] = await scheduler.run_once(at("2024-05-14 08:01"))
+    assert again.status == "retry" and len(sender.to("1")) == 2

@@ -64,6 +64,7 @@ KEEP_RECORDS = timedelta(days=3)
 LATE_REASON = "more than 6 hours late: skipped"
 LEASE = timedelta(minutes=5)
 PLANNER_LOCK = "digest-planner"
+NEXT_PASS = timedelta(seconds=1)
 __all__ = ["RESENT_NOTE", "LATE_REASON", "LEASE", "Scheduler", "DeliveryRecord", "RetryPolicy"]
 
 
@@ -292,6 +293,10 @@ class Scheduler:
     async def _decide_sent(self, sent: Sent, now: datetime) -> Settlement:
         entry, outcome = sent.entry, sent.outcome
         status, reason, next_at = self._decide(outcome, entry.attempts, now)
+        if next_at is not None and next_at <= now:
+            # Claims in this pass take what is due at ``now``: a retry due at once would be
+            # claimed again and again. It waits for the next pass.
+            next_at = now + NEXT_PASS
         if outcome.retry_after is not None:
             held = self._held
             held[entry.platform] = max(held.get(entry.platform, now), next_at or now)
