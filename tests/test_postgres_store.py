@@ -259,3 +259,26 @@ def test_two_processes_at_once_send_each_digest_once(pg_url: str, repo_root: Pat
     )
     assert all(p.returncode == 0 for p in passes)
     assert len(sent) == chats and set(sent.values()) == {1}
+
+
+async def test_copy_fails_when_the_counts_differ(tmp_path: Path) -> None:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from adapters.storage.copying import _copy
+    from bot.errors import UserInputError
+
+    class LosesAlerts(SqliteStore):
+        async def import_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+            await super().import_table(table, rows[1:] if table == "alerts" else rows)
+
+    async with await SqliteStore.open(tmp_path / "a.db") as source:
+        await fill(source)
+        target = await LosesAlerts.open(tmp_path / "b.db")
+        try:
+            with pytest.raises(UserInputError) as caught:
+                await _copy(source, target, "b.db")
+        finally:
+            await target.close()
+    assert "counts do not match" in str(caught.value)
+    assert "alerts: 5 copied, 4 in the target" in str(caught.value)

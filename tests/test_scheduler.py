@@ -677,3 +677,32 @@ async def test_a_retry_asked_for_at_once_waits_for_the_next_pass(store: Store) -
     assert record.status == "retry" and sender.to("1") == ["digest 1 for 1"]  # sent once
     [again] = await scheduler.run_once(at("2024-05-14 08:01"))
     assert again.status == "retry" and len(sender.to("1")) == 2
+
+
+async def test_a_lease_is_renewed_while_its_page_is_being_sent(store: Store) -> None:
+    clock = FakeClock(at("2024-05-14 08:00"))
+    taken_by_another: list[int] = []
+
+    @dataclass
+    class SlowSender(FakeSender):
+        async def send(self, chat_id: str, reply: Reply) -> DeliveryOutcome:
+            clock.moment += timedelta(seconds=40)  # each send takes 40 s; the lease is 60 s
+            grabbed = await store.claim_outbox(clock.moment, "another", clock.moment + LEASE)
+            taken_by_another.extend(e.id for e in grabbed)
+            return await super().send(chat_id, reply)
+
+    for i in range(4):
+        await store.subscribe(chat(str(i)), daily(8, 0), LONDON, at("2024-05-13 12:00"))
+    sender = SlowSender()
+    scheduler = Scheduler(
+        store, {"telegram": sender}, CountingDigests(), clock, 1, lease=timedelta(seconds=60)
+    )
+
+    records = await scheduler.run_once(at("2024-05-14 08:00"))
+
+    assert [r.status for r in records] == ["delivered"] * 4
+    assert taken_by_another == []  # two minutes in, the page was still this process's
+    assert all(e.status is OutboxStatus.DELIVERED for e in await store.list_outbox())
+
+
+LEASE = timedelta(minutes=5)
