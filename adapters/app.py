@@ -55,7 +55,12 @@ class Config:
     @property
     def database(self) -> str | Path:
         """The database to open: a PostgreSQL URL or a SQLite file."""
-        return self.db_url or self.db_path or default_db_path()
+        if self.db_url:
+            return self.db_url
+        if self.db_path:
+            return self.db_path
+        from_env = os.environ.get("INQUIRY_BOT_DB", "")
+        return from_env if is_postgres_url(from_env) else default_db_path()
 
     @classmethod
     def from_env(
