@@ -239,3 +239,18 @@ async def test_losing_telegram_while_polling_is_one_warning_line_a_failure(
         assert record.levelno == logging.WARNING and record.exc_info is None
         assert record.getMessage().startswith("could not fetch updates from Telegram (")
         assert TOKEN.split(":")[1] not in record.getMessage()
+
+
+def test_webhook_workers_share_a_secret_derived_from_the_token_unless_one_is_set() -> None:
+    from adapters.telegram.settings import TelegramSettings
+
+    def secret(**env: str) -> str:
+        settings = TelegramSettings.from_env({"TELEGRAM_WEBHOOK_URL": "https://b.org/h", **env})
+        assert settings is not None and settings.webhook is not None
+        return settings.webhook.secret_token
+
+    one, again = secret(TELEGRAM_BOT_TOKEN="123:AAA"), secret(TELEGRAM_BOT_TOKEN="123:AAA")
+    assert one == again  # two workers of one bot accept the same updates
+    assert secret(TELEGRAM_BOT_TOKEN="456:BBB") != one
+    assert "AAA" not in one and len(one) == 64
+    assert secret(TELEGRAM_BOT_TOKEN="123:AAA", TELEGRAM_WEBHOOK_SECRET="mine") == "mine"

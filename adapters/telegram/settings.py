@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -63,6 +65,13 @@ class TelegramSettings:
         )
 
 
+def shared_secret(token: str) -> str:
+    """The webhook secret when none is set: derived from the bot's token, so every worker
+    behind a load balancer sets the same one (a random one per process would leave only
+    the last to start able to accept updates). It reveals nothing of the token."""
+    return hmac.new(token.encode(), b"inquiry-bot webhook secret", hashlib.sha256).hexdigest()
+
+
 def _webhook_from_env(env: Mapping[str, str]) -> WebhookConfig | None:
     url = env.get("TELEGRAM_WEBHOOK_URL", "").strip()
     if not url:
@@ -73,6 +82,8 @@ def _webhook_from_env(env: Mapping[str, str]) -> WebhookConfig | None:
     extra: dict[str, Any] = {}
     if env.get("TELEGRAM_WEBHOOK_SECRET"):
         extra["secret_token"] = env["TELEGRAM_WEBHOOK_SECRET"].strip()
+    elif env.get("TELEGRAM_BOT_TOKEN", "").strip():
+        extra["secret_token"] = shared_secret(env["TELEGRAM_BOT_TOKEN"].strip())
     return WebhookConfig(
         url=url,
         listen=env.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0").strip(),
