@@ -706,3 +706,28 @@ async def test_a_lease_is_renewed_while_its_page_is_being_sent(store: Store) -> 
 
 
 LEASE = timedelta(minutes=5)
+
+
+async def test_each_record_is_reported_before_its_outcome_is_written() -> None:
+    events: list[tuple[str, str]] = []
+
+    class Watching(InMemoryStore):
+        async def settle_outbox(self, owner, settlements, at):  # type: ignore[no-untyped-def]
+            events.extend(("written", str(s.entry_id)) for s in settlements)
+            return await super().settle_outbox(owner, settlements, at)
+
+    store = Watching()
+    for i in range(6):
+        await store.subscribe(chat(str(i)), daily(8, 0), LONDON, at("2024-05-13 12:00"))
+    scheduler = Scheduler(
+        store,
+        {"telegram": FakeSender()},
+        CountingDigests(),
+        FakeClock(at("2024-05-14 08:00")),
+        on_record=lambda record: events.append(("reported", record.chat)),
+    )
+    await scheduler.run_once(at("2024-05-14 08:00"))
+
+    entry_of = {e.chat_id: str(e.id) for e in await store.list_outbox()}
+    for chat_id, entry_id in entry_of.items():
+        assert events.index(("reported", chat_id)) < events.index(("written", entry_id))

@@ -83,8 +83,10 @@ class PageSender:
         *,
         concurrency: int,
         unsettled: int,
+        observe: Callable[[OutboxEntry, Settlement], None] | None = None,
     ) -> None:
         self.store = store
+        self.observe = observe
         self.senders = senders
         self.lease = lease
         self.now = now
@@ -93,7 +95,6 @@ class PageSender:
         self.unsettled = unsettled
         # Checking a runtime Protocol is slow: once per platform, not once per digest.
         self._resumable = {p: isinstance(s, PartSender) for p, s in senders.items()}
-        self.results: list[tuple[OutboxEntry, Settlement]] = []
         self._pending: list[Settlement] = []
         self._room = asyncio.Condition()
         self._wake = asyncio.Event()
@@ -131,10 +132,11 @@ class PageSender:
     # -- recording outcomes, in groups
 
     async def _add(self, settlement: Settlement, entry: OutboxEntry) -> None:
+        if self.observe is not None:  # before its outcome is written: see Scheduler.on_record
+            self.observe(entry, settlement)
         async with self._room:
             await self._room.wait_for(lambda: len(self._pending) < self.unsettled)
             self._pending.append(settlement)
-        self.results.append((entry, settlement))
         self._wake.set()
 
     async def _settle_loop(self) -> None:

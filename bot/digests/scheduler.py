@@ -44,7 +44,7 @@ from bot.digests.delivery import (
 )
 from bot.digests.digest import Digest
 from bot.digests.schedule import Schedule, most_recent_occurrence
-from bot.messages import DeliveryOutcome, DeliveryStatus
+from bot.messages import DeliveryOutcome, DeliveryStatus, Reply
 from bot.ports import Clock, Sender
 from bot.store import (
     OutboxEntry,
@@ -134,6 +134,7 @@ class Scheduler:
         lease: timedelta = LEASE,
         unsettled: int = 64,
         after_pass: AfterPass | None = None,
+        on_record: Callable[[DeliveryRecord], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -152,6 +153,9 @@ class Scheduler:
         self.lease = lease
         self.unsettled = max(1, unsettled)
         self.after_pass = after_pass  # e.g. counts outcomes for /metrics
+        # Called with each send's record as soon as its outcome is known, before the outcome
+        # is written to the store (so a report of it is out before the digest is marked).
+        self.on_record = on_record
         # platform -> until when it asked us to wait (a rate limit): kept across passes
         self._held: dict[str, datetime] = {}
         self._pass_lock = asyncio.Lock()
@@ -264,6 +268,14 @@ class Scheduler:
             return now + (self.clock.now() - started)
 
         records: list[tuple[int, DeliveryRecord]] = []
+        plain: dict[int, tuple[Reply, str]] = {}  # digests often share one Reply
+
+        def observe(entry: OutboxEntry, settled: Settlement) -> None:
+            record = _record(entry, settled, plain)
+            records.append((entry.id, record))
+            if self.on_record is not None:
+                self.on_record(record)
+
         while platforms := ready_platforms(self.senders, self._held, now):
             moment = pass_now()
             page = await self.store.claim_outbox(
@@ -280,10 +292,11 @@ class Scheduler:
                 lambda sent: self._decide_sent(sent, now),
                 concurrency=self.concurrency,
                 unsettled=self.unsettled,
+                observe=observe,
             )
             await sender.run(page, lambda platform: self._held_until(platform, now))
-            plain: dict[int, str] = {}  # digests in a page often share one Reply
-            records.extend((e.id, _record(e, s, plain)) for e, s in sender.results)
+            if len(plain) > 2_000:
+                plain.clear()
         return [record for _, record in sorted(records, key=lambda pair: pair[0])]
 
     def _held_until(self, platform: str, now: datetime) -> datetime | None:
@@ -336,10 +349,14 @@ def _latest(sub: Subscription, now: datetime) -> datetime | None:
         return None
 
 
-def _record(entry: OutboxEntry, settled: Settlement, plain: dict[int, str]) -> DeliveryRecord:
-    text = plain.get(id(entry.reply))
-    if text is None:
-        text = plain[id(entry.reply)] = entry.reply.plain
+def _record(
+    entry: OutboxEntry, settled: Settlement, plain: dict[int, tuple[Reply, str]]
+) -> DeliveryRecord:
+    # Keyed by the Reply's id, holding the Reply so that its id is not reused meanwhile.
+    found = plain.get(id(entry.reply))
+    if found is None:
+        found = plain[id(entry.reply)] = (entry.reply, entry.reply.plain)
+    text = found[1]
     return DeliveryRecord(
         settled.chat_id or entry.chat_id,
         entry.platform,
