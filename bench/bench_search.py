@@ -32,7 +32,7 @@ from rank_bm25 import BM25Okapi  # noqa: E402
 from bot.documents import default_corpus_dir, load_corpus  # noqa: E402
 from bot.model import Document, DocumentMeta  # noqa: E402
 from bot.search import SearchIndex, SearchSettings, tokenize  # noqa: E402
-from bot.search_text import STOP_WORDS, Stems, plain_words  # noqa: E402
+from bot.search.text import STOP_WORDS, Stems, plain_words  # noqa: E402
 
 SEED = 20230321
 WORDS_PER_PASSAGE = 40

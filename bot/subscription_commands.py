@@ -21,7 +21,7 @@ from bot.digests.schedule import (
 )
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Button, Reply, text_reply
-from bot.search_text import content_words
+from bot.search.text import content_words
 from bot.store import Alert, Store, Subscription
 
 MAX_ALERTS = 20  # per chat

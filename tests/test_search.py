@@ -11,7 +11,7 @@ import pytest
 from bot.documents import default_corpus_dir, load_corpus
 from bot.model import Corpus, Document, DocumentMeta, Section
 from bot.search import Hit, SearchIndex, SearchResult, split_passages, tokenize
-from bot.search_text import split_sentences
+from bot.search.text import split_sentences
 
 REVIEW = "casey-review-front-matter"
 NATIONAL = "the-national-met-institutionally-racist"

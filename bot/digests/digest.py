@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from bot.digests.schedule import daily
 from bot.messages import Button, Citation, Line, Reply
 from bot.model import Corpus, Document, DocumentMeta, Finding, Recommendation
-from bot.search_excerpt import make_excerpt
-from bot.search_text import Passage, Stems, content_words, iter_terms, split_passages
+from bot.search.excerpt import make_excerpt
+from bot.search.text import Passage, Stems, content_words, iter_terms, split_passages
 from bot.store import Alert, DocumentRecord, Store, Subscription, TemplateVersion
 from bot.views import Views
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from bot.search_text import Stems, iter_terms
+from bot.search.text import Stems, iter_terms
 
 MAX_EXCERPT_CHARS = 240
 ELLIPSIS = "…"

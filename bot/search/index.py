@@ -1,6 +1,6 @@
 """Passage search over the inquiry's documents: BM25 ranking, one result per quotation.
 
-Documents are cut into quotable passages (see :mod:`bot.search_text`), indexed with
+Documents are cut into quotable passages (see :mod:`bot.search.text`), indexed with
 bm25s, and the built index is cached on disk so that restarts are quick. A query gets
 the best passages, each with a short highlighted excerpt; when several outlets carry
 the same quotation only the best-scoring copy is shown and the others are listed in
@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.model import Document
-from bot.search_excerpt import Segment, make_excerpt, term_spans
-from bot.search_lexicon import Lexicon
-from bot.search_text import (
+from bot.search.excerpt import Segment, make_excerpt, term_spans
+from bot.search.lexicon import Lexicon
+from bot.search.text import (
     TOKENIZER_VERSION,
     Passage,
     Stems,

@@ -1,0 +1,21 @@
+"""Passage search over the inquiry's documents (see :mod:`bot.search.index`)."""
+
+from bot.search.index import (
+    Hit,
+    Passage,
+    SearchIndex,
+    SearchResult,
+    SearchSettings,
+    split_passages,
+    tokenize,
+)
+
+__all__ = [
+    "Hit",
+    "Passage",
+    "SearchIndex",
+    "SearchResult",
+    "SearchSettings",
+    "split_passages",
+    "tokenize",
+]
