@@ -24,6 +24,7 @@ from bot.errors import ConfigError
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
 from bot.search import SearchIndex
+from bot.search.embedding import load_embedder
 from bot.services import Services
 from bot.store import Store
 from bot.subscription_commands import subscription_commands
@@ -35,6 +36,9 @@ from bot.views import Views
 logger = logging.getLogger(__name__)
 
 LEASE_ENV = "INQUIRY_BOT_LEASE_SECONDS"
+
+
+_OFF = frozenset({"0", "off", "no", "false"})
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -51,6 +55,7 @@ class Config:
     bot_name: str = "InquiryBot"
     db_url: str | None = None  # a PostgreSQL URL, used instead of db_path when set
     lease: timedelta = LEASE  # how long a digest being sent is held before a takeover
+    semantic: bool = True  # semantic search with the bundled model (INQUIRY_BOT_SEMANTIC=0: off)
 
     @property
     def database(self) -> str | Path:
@@ -83,6 +88,7 @@ class Config:
             bot_name=env.get("INQUIRY_BOT_NAME", "InquiryBot"),
             db_url=database if postgres else None,
             lease=lease_from_env(env),
+            semantic=env.get("INQUIRY_BOT_SEMANTIC", "1").strip().lower() not in _OFF,
         )
 
 
@@ -111,7 +117,8 @@ def build_services(
     added: Sequence[Document] = (),
 ) -> Services:
     corpus = with_stored(load_corpus(config.corpus_dir, config.cache_dir), added)
-    index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir)
+    embedder = load_embedder() if config.semantic else None
+    index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir, embedder=embedder)
     logger.info(
         "loaded %d documents (%d passages) from %s",
         len(corpus.documents),

@@ -120,6 +120,52 @@ OWN_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Londoners put last", ("put last",)),
 )
 
+# Readers' own words: the question avoids the distinctive words of the passage answering it.
+OWN_PARAPHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("how many cop shops got shut", ("126 police stations",)),
+    ("are gay officers picked on at work", ("one in five lesbian, gay",)),
+    ("should armed officers be checked again", ("thoroughly re-vetted",)),
+    ("do people still have faith in the police", ("below 50%", "lost faith")),
+    ("does the job draw in people who want to hurt others", ("predators and bullies",)),
+    ("what did casey say about the bosses not listening to outsiders", ("hubris",)),
+    ("should the force say sorry to londoners", ("apologise for past failings",)),
+    ("is domestic violence getting worse", ("doubled over ten years",)),
+    ("are complaints about colleagues taken seriously", ("not believed or supported",)),
+    ("does the met know how many staff it will need", ("no workforce plan",)),
+    ("kids and rape cases handled by inexperienced staff?", ("overworked, inexperienced",)),
+    ("who checks on the met from city hall", ("MOPAC",)),
+    ("the gun cops get whatever kit they ask for", ("any toy that they want",)),
+    ("could the force be split up", ("broken up",)),
+    ("what did the PM say on telly", ("hugely damaged",)),
+    (
+        "is it up to us to protect ourselves from the police",
+        ("keep ourselves safe from the police",),
+    ),
+    ("did the commissioner accept there is bigotry in the force", ("would not use it",)),
+    ("how do frontline officers feel", ("demoralised",)),
+    ("do black londoners get treated worse by the police", ("over-policed",)),
+    (
+        "what should happen to the training centre for armed officers",
+        ("Specialist Training Centre",),
+    ),
+)
+
+# Questions the documents cannot answer: none of their names or topics occurs in seeds/.
+OWN_UNANSWERABLE: tuple[str, ...] = (
+    "What did Sadiq Khan say about the review?",
+    "Has Priti Patel commented on the findings?",
+    "What happened at the Notting Hill Carnival policing operation?",
+    "Does the report mention Cressida Dick's resignation?",
+    "What did the Independent Office for Police Conduct say about Chris Kaba?",
+    "how did the met handle the 2011 riots",
+    "Is facial recognition technology used by the Met?",
+    "What does the review say about the Hillsborough disaster?",
+    "Did the Met investigate the Grenfell Tower fire properly?",
+    "What did Boris Johnson say about the Met?",
+    "what about the Daniel Morgan murder",
+    "How many drones does the Met operate?",
+)
+
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
 

@@ -1,0 +1,241 @@
+"""The semantic half of search: passage vectors, built in the background and cached.
+
+Embedding costs tens of milliseconds a passage, so a large corpus takes a long time: the
+vectors are computed on a background thread while BM25 answers alone, written to the cache
+as they come (a restart resumes where the last run stopped), and swapped in when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.search.embedding import Embedder, Vectors
+from bot.search.text import Passage
+
+logger = logging.getLogger(__name__)
+
+# Bump when the text a passage is embedded as changes: cached vectors key on it.
+EMBED_VERSION = "2"
+_BATCH = 16  # passages embedded between checkpoints
+_PROGRESS_STEP = 0.1  # log each tenth of the way
+
+
+def passage_text(passage: Passage) -> str:
+    """What a passage is embedded as: its section's title says what it is about, even
+    when its own sentences do not ("Finding 7: Discrimination is tolerated …")."""
+    parts = [passage.section or "", passage.lead_in, passage.text]
+    return "\n".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    ready: bool
+
+    @property
+    def share(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+class DenseRetriever:
+    """Cosine ranking of passages against a question, over unit vectors held in memory."""
+
+    name = "semantic"
+
+    def __init__(self, embedder: Embedder, vectors: Vectors) -> None:
+        self._embedder = embedder
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def rank(self, text: str, limit: int) -> tuple[list[int], list[float]]:
+        """The ``limit`` passages nearest the question, best first, with their cosines."""
+        if limit <= 0 or len(self._vectors) == 0:
+            return [], []
+        scores = self._vectors @ self._embedder.query(text)
+        limit = min(limit, len(scores))
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return order.tolist(), scores[order].tolist()
+
+
+class SemanticIndex:
+    """Owns the passage vectors: loads them from the cache, or builds them on a thread."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        passages: Sequence[Passage],
+        cache_path: Path | None,
+    ) -> None:
+        self._embedder = embedder
+        self._passages = passages
+        self._path = cache_path
+        self._retriever: DenseRetriever | None = None
+        self._done = 0
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def retriever(self) -> DenseRetriever | None:
+        """The retriever once every passage has its vector; None while building."""
+        return self._retriever
+
+    def progress(self) -> Progress:
+        return Progress(self._done, len(self._passages), self._retriever is not None)
+
+    def start(self) -> None:
+        """Load or build the vectors on a background thread (serving goes on meanwhile)."""
+        self._thread = threading.Thread(target=self._run, name="semantic-index", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the vectors are ready (or the build failed); True when ready."""
+        self._finished.wait(timeout)
+        return self._retriever is not None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self._embedder.warm_up()
+            vectors = self._cached() if self._path else None
+            if vectors is None:
+                vectors = self._build()
+            if vectors is not None:
+                self._retriever = DenseRetriever(self._embedder, vectors)
+                self._done = len(self._passages)
+        except Exception:
+            logger.exception("semantic index failed; answering with BM25 alone")
+        finally:
+            self._finished.set()
+
+    def _cached(self) -> Vectors | None:
+        assert self._path is not None
+        shape = (len(self._passages), self._embedder.dimensions)
+        vectors = _read_vectors(self._path, shape)
+        if vectors is not None:
+            logger.info("semantic vectors loaded from %s", self._path)
+        return vectors
+
+    def _build(self) -> Vectors | None:
+        started = time.perf_counter()
+        total = len(self._passages)
+        dims = self._embedder.dimensions
+        partial = _partial_path(self._path) if self._path else None
+        done, partial = _resume(partial, dims, total)
+        chunks: list[npt.NDArray[np.float16]] = [done] if len(done) else []
+        self._done = len(done)
+        logger.info("semantic index: embedding %d passages in the background", total)
+        next_report = _PROGRESS_STEP
+        while self._done < total:
+            if self._stop.is_set():
+                return None
+            batch = self._passages[self._done : self._done + _BATCH]
+            vectors = self._embedder.passages([passage_text(p) for p in batch])
+            chunk = vectors.astype(np.float16)
+            chunks.append(chunk)
+            if partial is not None:
+                _append(partial, chunk)
+            self._done += len(batch)
+            if self._done / total >= next_report:
+                logger.info("semantic index: %d of %d passages", self._done, total)
+                next_report += _PROGRESS_STEP
+        matrix = np.concatenate(chunks) if chunks else np.zeros((0, dims), np.float16)
+        if self._path is not None:
+            _write_vectors(self._path, matrix)
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+        logger.info(
+            "semantic index built: %d passages in %.1fs", total, time.perf_counter() - started
+        )
+        return matrix.astype(np.float32)
+
+
+def _partial_path(path: Path | None) -> Path | None:
+    return path.with_name(path.name + ".partial") if path else None
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file: a FIFO or device would block or lie on open."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _read_vectors(path: Path, shape: tuple[int, int]) -> Vectors | None:
+    if not path.exists():
+        return None
+    if not _regular(path):
+        logger.warning("semantic cache %s is not a regular file; rebuilding", path)
+        return None
+    try:
+        with path.open("rb") as handle:
+            stored = np.load(handle, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        logger.warning("semantic cache %s unusable (%s); rebuilding", path, error)
+        return None
+    if stored.shape != shape or not np.all(np.isfinite(stored)):
+        logger.warning("semantic cache %s is for other passages; rebuilding", path)
+        return None
+    return np.asarray(stored, dtype=np.float32)
+
+
+def _write_vectors(path: Path, matrix: npt.NDArray[np.float16]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("wb") as handle:
+            np.save(handle, matrix)
+        os.replace(temporary, path)
+    except OSError as error:
+        logger.warning("could not write semantic cache %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
+
+
+def _resume(
+    partial: Path | None, dims: int, total: int
+) -> tuple[npt.NDArray[np.float16], Path | None]:
+    """Vectors an interrupted build already wrote (whole rows only), and the progress file
+    to go on writing (None when it is not a regular file: writing a FIFO would block)."""
+    empty = np.zeros((0, dims), np.float16)
+    if partial is None or not partial.exists():
+        return empty, partial
+    if not _regular(partial):
+        logger.warning("semantic cache %s is not a regular file; not resuming", partial)
+        return empty, None
+    row = dims * 2
+    try:
+        raw = partial.read_bytes()
+        rows = min(len(raw) // row, total)
+        os.truncate(partial, rows * row)  # a row cut short by a crash is dropped
+    except OSError:
+        return empty, None
+    if rows:
+        logger.info("semantic index: resuming after %d passages", rows)
+    return np.frombuffer(raw[: rows * row], dtype=np.float16).reshape(rows, dims), partial
+
+
+def _append(partial: Path, chunk: npt.NDArray[np.float16]) -> None:
+    try:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("ab") as handle:
+            handle.write(chunk.tobytes())
+    except OSError as error:
+        logger.warning("could not write semantic progress to %s: %s", partial, error)
