@@ -99,12 +99,36 @@ async def _chat(args: argparse.Namespace) -> int:
     async with _open(args) as services:
         console = ConsoleChat(build_bot(services), args.chat, json_mode=args.json)
         if args.command == "ask":
-            print(await console.exchange(" ".join(args.message)))
+            message = " ".join(args.message)
+            if _searches(message):
+                await _semantic_ready(services)
+            print(await console.exchange(message))
         elif sys.stdin.isatty() and not args.json:
             await console.run_interactive(sys.stdin, sys.stdout)
         else:
+            await _semantic_ready(services)
             await console.run_script(sys.stdin, sys.stdout)
     return 0
+
+
+def _searches(message: str) -> bool:
+    text = message.strip().lower()
+    return not text.startswith("/") or text.startswith("/search")
+
+
+async def _semantic_ready(services: Services) -> None:
+    """One-shot and scripted answers should not depend on how far the semantic index got
+    in the background: wait for it (only the first run on new documents builds it)."""
+    if services.index.wait_semantic(timeout=0.5):
+        return
+    progress = services.index.semantic_progress()
+    if progress is not None:
+        print(
+            f"inquiry-bot: preparing search by meaning for {progress.total:,} passages "
+            "(first run on these documents only)…",
+            file=sys.stderr,
+        )
+        await asyncio.to_thread(services.index.wait_semantic)
 
 
 async def _serve(args: argparse.Namespace) -> int:

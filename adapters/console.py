@@ -25,6 +25,7 @@ def as_json(message: str, reply: Reply | None) -> str:
     payload = {
         "message": message,
         "reply": reply.plain if reply else "",
+        "answered": reply.answered if reply else True,
         "items": [
             {"kind": i.kind, "number": i.number, "title": i.title, "text": i.text}
             for i in (reply.items if reply else ())

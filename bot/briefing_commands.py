@@ -11,6 +11,7 @@ from bot.commands import Command, CommandTable, Context
 from bot.errors import UserInputError
 from bot.messages import ArgInfo, Button, Citation, Item, Reply, Result
 from bot.model import DocumentMeta, Finding, Recommendation, ReviewStructure
+from bot.search.citing import Place, place_of, short_section, short_source
 
 if TYPE_CHECKING:
     from bot.search import Hit, SearchResult
@@ -247,7 +248,9 @@ async def page(ctx: Context, args: str) -> Reply:
 
 
 def answer(ctx: Context, query: str) -> Reply:
-    """BM25 passages for a question, each cited; never an empty reply."""
+    """Passages for a question, each cited briefly; never an empty reply. When the
+    documents do not answer it the reply says so first, and the nearest passages follow
+    under a heading that says they are not an answer."""
     query = query.strip()
     if len(query) > MAX_QUESTION_CHARS:
         raise UserInputError(
@@ -258,39 +261,86 @@ def answer(ctx: Context, query: str) -> Reply:
     if not result.hits:
         return _no_results(ctx, query, result)
     shown = [_hit_view(ctx, hit) for hit in result.hits]
+    template = "results.j2" if result.answered else "not_answered.j2"
     return Reply(
         lines=ctx.services.views.render(
-            "results.j2", query=query, hits=shown, corrections=result.corrections
+            template,
+            query=_clipped(query),
+            hits=shown,
+            corrections=result.corrections,
+            missing=result.verdict.missing,
+            building=_building(result),
         ),
         citations=tuple(h.citation for h in shown),
+        buttons=_place_buttons(ctx, shown) if result.answered else (),
         results=tuple(_result(ctx, hit) for hit in result.hits),
+        answered=result.answered,
     )
 
 
+def _clipped(query: str) -> str:
+    return query if len(query) <= 60 else query[:60] + "…"
+
+
+def _building(result: SearchResult) -> int | None:
+    """Percent done while the semantic index is still being built, else None."""
+    progress = result.semantic
+    if progress is None or progress.ready:
+        return None
+    return int(100 * progress.share)
+
+
 def _no_results(ctx: Context, query: str, result: SearchResult) -> Reply:
-    shown = query if len(query) <= 60 else query[:60] + "…"
     return Reply(
         lines=ctx.services.views.render(
-            "no_results.j2", query=shown, suggestions=result.suggestions
+            "no_results.j2", query=_clipped(query), suggestions=result.suggestions
         ),
         buttons=tuple((Button(f"Search “{s}”", f"/search {s}"),) for s in result.suggestions[:3]),
+        answered=False,
     )
 
 
 @dataclass(frozen=True)
 class HitView:
-    """What the results template shows of one hit."""
+    """What the results template shows of one hit: excerpt, and a short citation."""
 
     excerpt: tuple[tuple[str, bool], ...]
     citation: Citation
+    source: str  # the outlet, short ("Casey Review", "ITV News")
+    section: str | None  # "Finding 2", or a short section title
+    place: Place | None  # the finding or recommendation it sits in, if any
     also: tuple[str, ...]
 
 
 def _hit_view(ctx: Context, hit: Hit) -> HitView:
     passage = hit.passage
     citation = report_citation(ctx, passage.document_id, passage.section)
-    also = tuple(_source_name(ctx, d) for d in hit.also_in)
-    return HitView(hit.excerpt, citation, also)
+    doc = ctx.services.corpus.document(passage.document_id)
+    source = short_source(doc.meta) if doc else passage.document_id
+    also = tuple(_short_name(ctx, d) for d in hit.also_in)
+    place = _known_place(ctx, place_of(passage.section))
+    return HitView(hit.excerpt, citation, source, short_section(passage.section), place, also)
+
+
+def _known_place(ctx: Context, place: Place | None) -> Place | None:
+    """The place, if this inquiry's structure has it (so its button opens something)."""
+    if place is None:
+        return None
+    structure = ctx.services.corpus.structure
+    numbered = structure.findings if place.kind == "finding" else structure.recommendations
+    return place if any(item.number == place.number for item in numbered) else None
+
+
+def _place_buttons(ctx: Context, shown: Sequence[HitView]) -> tuple[tuple[Button, ...], ...]:
+    """One button per finding or recommendation the hits sit in, in the order shown."""
+    places = list(dict.fromkeys(h.place for h in shown if h.place is not None))
+    row = tuple(Button(place.label, place.command) for place in places)
+    return (row,) if row else ()
+
+
+def _short_name(ctx: Context, document_id: str) -> str:
+    doc = ctx.services.corpus.document(document_id)
+    return short_source(doc.meta) if doc else document_id
 
 
 def _result(ctx: Context, hit: Hit) -> Result:

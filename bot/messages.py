@@ -104,6 +104,9 @@ class Reply:
     page: int = 1
     pages: int = 1
     refusal: bool = False  # the bot declined; best shown to the asker alone
+    # False when a question is not answered by the documents (the reply says so), and for
+    # a search that found nothing; True for everything else.
+    answered: bool = True
 
     @property
     def plain(self) -> str:

@@ -54,7 +54,7 @@ def judge(
     if not words or not semantic or evidence.cosine is None:
         return Verdict(True)
     if evidence.cosine < COSINE_FLOOR or (missing and evidence.cosine < COSINE_UNSURE):
-        return Verdict(False, tuple(dict.fromkeys(missing)))
+        return Verdict(False)  # no name to give: the reply quotes the question instead
     return Verdict(True)
 
 

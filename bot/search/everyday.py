@@ -179,6 +179,16 @@ _WORD_RE = re.compile(r"[\w+'-]+")
 def expansions(text: str, limit: int) -> Iterator[str]:
     """The documents' words for everyday words and phrases in ``text`` (longest first),
     looking at its first ``limit`` words."""
+    for phrase in _phrases(text, limit):
+        yield EVERYDAY[phrase]
+
+
+def everyday_words(text: str, limit: int) -> set[str]:
+    """The words of ``text`` the table translates (so they are understood, not missing)."""
+    return {word for phrase in _phrases(text, limit) for word in phrase.split()}
+
+
+def _phrases(text: str, limit: int) -> Iterator[str]:
     found = zip(range(limit), _WORD_RE.finditer(text), strict=False)
     words = [match.group().lower() for _, match in found]
     index = 0
@@ -186,7 +196,7 @@ def expansions(text: str, limit: int) -> Iterator[str]:
         for size in range(min(_MAX_PHRASE_WORDS, len(words) - index), 0, -1):
             phrase = " ".join(words[index : index + size])
             if phrase in EVERYDAY:
-                yield EVERYDAY[phrase]
+                yield phrase
                 index += size
                 break
         else:

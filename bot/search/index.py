@@ -26,7 +26,7 @@ from bot.model import Document
 from bot.search.answerable import Evidence, Verdict, judge
 from bot.search.dense import EMBED_VERSION, DenseRetriever, Progress, SemanticIndex
 from bot.search.embedding import Embedder
-from bot.search.everyday import expansions
+from bot.search.everyday import everyday_words, expansions
 from bot.search.excerpt import Segment, make_excerpt, term_spans
 from bot.search.fusion import reciprocal_rank_fusion
 from bot.search.lexicon import Lexicon
@@ -224,8 +224,9 @@ class SearchIndex:
         hits = self._rank(scores, set(stems), max(k, 0)) if scores.any() else ()
         evidence = replace(evidence, coverage=self._coverage(hits, stems))
         unknown = [w for w in words if self._stems.stem(w) not in self._term_ids]
-        corrected = {typed for typed, _ in corrections}
-        missing = [w for w in unknown if w not in corrected]
+        # A word corrected, or one the everyday-words table translates, is not missing.
+        understood = {typed for typed, _ in corrections} | everyday_words(text, _MAX_EXPANDED)
+        missing = [w for w in unknown if w not in understood]
         if hits and stems:
             suggestions = tuple(dict.fromkeys(used for _, used in corrections))
         else:
