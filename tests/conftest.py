@@ -24,6 +24,8 @@ Chat = Callable[[str], Awaitable[Reply]]
 def seed_services_factory() -> Callable[[], Services]:
     config = Config(corpus_dir=default_corpus_dir(), cache_dir=None, db_path=None)
     first = build_services(config)
+    # Answers must not depend on how far the background semantic build has got.
+    first.index.wait_semantic()
 
     def make() -> Services:
         # Each test gets fresh per-chat state (pages) over the shared, read-only corpus and index.

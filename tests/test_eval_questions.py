@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.documents import default_corpus_dir, load_corpus
 from bot.search import SearchIndex
+from bot.services import Services
 
-DEV_QUESTIONS = Path("/work/shared/eval/dev-questions.jsonl")
+EVAL_DIRS = (Path(__file__).resolve().parents[2] / "shared" / "eval", Path("/work/shared/eval"))
+DEV_DIR = next((d for d in EVAL_DIRS if d.is_dir()), EVAL_DIRS[-1])
+DEV_QUESTIONS = DEV_DIR / "dev-questions.jsonl"
+DEV_PARAPHRASES = DEV_DIR / "dev-paraphrase.jsonl"
+DEV_UNANSWERABLE = DEV_DIR / "dev-unanswerable.jsonl"
 TOP = 3
 
 # (question, phrases any of which answers it)
@@ -173,9 +177,9 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text.translate(_QUOTES)).strip().lower()
 
 
-@pytest.fixture(scope="module")
-def index() -> SearchIndex:
-    return SearchIndex.build(load_corpus(default_corpus_dir()).documents)
+@pytest.fixture
+def index(services: Services) -> SearchIndex:
+    return services.index  # the bot's own: BM25 and the semantic model, fused
 
 
 def misses(index: SearchIndex, questions: list[tuple[str, tuple[str, ...]]]) -> list[str]:
@@ -213,3 +217,34 @@ def test_own_questions_cover_the_awkward_kinds() -> None:
     assert len(questions) >= 30
     assert sum(len(q.split()) == 1 for q in questions) >= 3
     assert sum(len(q.split()) >= 12 for q in questions) >= 2
+
+
+def _dev(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        pytest.skip(f"{path} is not on this machine")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_everyday_wording_finds_answers(index: SearchIndex) -> None:
+    questions = list(OWN_PARAPHRASES)
+    missed = misses(index, questions)
+    assert len(questions) - len(missed) >= 13, "\n".join(missed)
+
+
+def test_dev_paraphrases(index: SearchIndex) -> None:
+    questions = [(row["question"], (row["expect"],)) for row in _dev(DEV_PARAPHRASES)]
+    missed = misses(index, questions)
+    assert len(questions) - len(missed) >= 9, "\n".join(missed)
+
+
+def test_questions_outside_the_documents_are_declined(index: SearchIndex) -> None:
+    answered = [q for q in OWN_UNANSWERABLE if index.search(q).answered]
+    assert len(answered) <= 3, answered
+    dev = [row["question"] for row in _dev(DEV_UNANSWERABLE)]
+    assert sum(index.search(q).answered for q in dev) <= 1
+
+
+def test_answerable_questions_are_not_declined(index: SearchIndex) -> None:
+    questions = [q for q, _ in OWN_QUESTIONS + OWN_PARAPHRASES]
+    declined = [q for q in questions if not index.search(q).answered]
+    assert len(declined) <= 1, declined

