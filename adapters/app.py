@@ -24,6 +24,7 @@ from bot.errors import ConfigError
 from bot.model import Document
 from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
 from bot.search import SearchIndex
+from bot.search.dense import KNOWN_VECTORS
 from bot.search.embedding import load_embedder
 from bot.services import Services
 from bot.store import Store
@@ -118,7 +119,12 @@ def build_services(
 ) -> Services:
     corpus = with_stored(load_corpus(config.corpus_dir, config.cache_dir), added)
     embedder = load_embedder() if config.semantic else None
-    index = SearchIndex.build(corpus.documents, cache_dir=config.cache_dir, embedder=embedder)
+    index = SearchIndex.build(
+        corpus.documents,
+        cache_dir=config.cache_dir,
+        embedder=embedder,
+        known_vectors=config.corpus_dir / KNOWN_VECTORS,
+    )
     logger.info(
         "loaded %d documents (%d passages) from %s",
         len(corpus.documents),

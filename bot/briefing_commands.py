@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -229,11 +230,13 @@ async def sources(ctx: Context, args: str) -> Reply:
 async def search(ctx: Context, args: str) -> Reply:
     if not args.strip():
         raise UserInputError("What should I search for? For example: /search vetting")
-    return answer(ctx, args)
+    return await asyncio.to_thread(answer, ctx, args)
 
 
 async def question(ctx: Context, args: str) -> Reply:
-    return answer(ctx, args)
+    # Off the event loop: embedding a long question takes milliseconds that would
+    # otherwise hold up every other chat.
+    return await asyncio.to_thread(answer, ctx, args)
 
 
 async def more(ctx: Context, args: str) -> Reply:

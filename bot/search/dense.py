@@ -7,10 +7,12 @@ as they come (a restart resumes where the last run stopped), and swapped in when
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Bump when the text a passage is embedded as changes: cached vectors key on it.
 EMBED_VERSION = "2"
+KNOWN_VECTORS = "semantic-vectors.npz"  # shipped beside a corpus: see write_known
 _BATCH = 16  # passages embedded between checkpoints
 _PROGRESS_STEP = 0.1  # log each tenth of the way
 
@@ -59,6 +62,10 @@ class DenseRetriever:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    @property
+    def vectors(self) -> Vectors:
+        return self._vectors
+
     def rank(self, text: str, limit: int) -> tuple[list[int], list[float]]:
         """The ``limit`` passages nearest the question, best first, with their cosines."""
         if limit <= 0 or len(self._vectors) == 0:
@@ -78,10 +85,12 @@ class SemanticIndex:
         embedder: Embedder,
         passages: Sequence[Passage],
         cache_path: Path | None,
+        known: Path | None = None,
     ) -> None:
         self._embedder = embedder
         self._passages = passages
         self._path = cache_path
+        self._known = known
         self._retriever: DenseRetriever | None = None
         self._done = 0
         self._stop = threading.Event()
@@ -137,26 +146,28 @@ class SemanticIndex:
         started = time.perf_counter()
         total = len(self._passages)
         dims = self._embedder.dimensions
+        texts = [passage_text(p) for p in self._passages]
+        matrix = np.zeros((total, dims), np.float16)
+        todo = _fill_known(matrix, texts, read_known(self._known, self._embedder))
         partial = _partial_path(self._path) if self._path else None
-        done, partial = _resume(partial, dims, total)
-        chunks: list[npt.NDArray[np.float16]] = [done] if len(done) else []
-        self._done = len(done)
-        logger.info("semantic index: embedding %d passages in the background", total)
+        done, partial = _resume(partial, dims, len(todo))
+        matrix[todo[: len(done)]] = done
+        self._done = total - len(todo) + len(done)
+        if self._done < total:
+            logger.info("semantic index: embedding %d passages in the background", total)
         next_report = _PROGRESS_STEP
-        while self._done < total:
+        for start in range(len(done), len(todo), _BATCH):
             if self._stop.is_set():
                 return None
-            batch = self._passages[self._done : self._done + _BATCH]
-            vectors = self._embedder.passages([passage_text(p) for p in batch])
-            chunk = vectors.astype(np.float16)
-            chunks.append(chunk)
+            batch = todo[start : start + _BATCH]
+            chunk = self._embedder.passages([texts[n] for n in batch]).astype(np.float16)
+            matrix[batch] = chunk
             if partial is not None:
                 _append(partial, chunk)
             self._done += len(batch)
             if self._done / total >= next_report:
                 logger.info("semantic index: %d of %d passages", self._done, total)
                 next_report += _PROGRESS_STEP
-        matrix = np.concatenate(chunks) if chunks else np.zeros((0, dims), np.float16)
         if self._path is not None:
             _write_vectors(self._path, matrix)
             if partial is not None:
@@ -165,6 +176,72 @@ class SemanticIndex:
             "semantic index built: %d passages in %.1fs", total, time.perf_counter() - started
         )
         return matrix.astype(np.float32)
+
+    def vectors(self) -> Vectors | None:
+        """The passage vectors once ready (for shipping them with the documents)."""
+        return self._retriever.vectors if self._retriever else None
+
+
+# --- vectors shipped with a corpus ------------------------------------------------------
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _fingerprint(embedder: Embedder) -> str:
+    return f"{embedder.name}|{EMBED_VERSION}|{embedder.dimensions}"
+
+
+def read_known(path: Path | None, embedder: Embedder) -> dict[bytes, npt.NDArray[np.float16]]:
+    """Vectors shipped beside a corpus (``semantic-vectors.npz``), by passage text digest;
+    none when the file is missing, damaged, or made by another model."""
+    if path is None or not path.exists():
+        return {}
+    if not _regular(path):
+        logger.warning("semantic vectors %s are not a regular file; ignored", path)
+        return {}
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as stored:
+            made_by = stored["model"].tobytes().decode()
+            digests = stored["digests"]
+            vectors = stored["vectors"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        logger.warning("semantic vectors %s unusable (%s); ignored", path, error)
+        return {}
+    if made_by != _fingerprint(embedder) or vectors.shape != (len(digests), embedder.dimensions):
+        return {}
+    return {bytes(d): v for d, v in zip(digests, vectors.astype(np.float16), strict=True)}
+
+
+def write_known(
+    path: Path, passages: Sequence[Passage], vectors: Vectors, embedder: Embedder
+) -> None:
+    """Ship these passages' vectors beside their corpus, so a fresh install need not embed."""
+    digests = np.array([list(_digest(passage_text(p))) for p in passages], dtype=np.uint8)
+    with path.open("wb") as handle:
+        np.savez_compressed(
+            handle,
+            model=np.frombuffer(_fingerprint(embedder).encode(), dtype=np.uint8),
+            digests=digests.reshape(len(passages), 16),
+            vectors=vectors.astype(np.float16),
+        )
+
+
+def _fill_known(
+    matrix: npt.NDArray[np.float16],
+    texts: Sequence[str],
+    known: dict[bytes, npt.NDArray[np.float16]],
+) -> list[int]:
+    """Rows of ``matrix`` filled from ``known``; returns the passages still to embed."""
+    todo: list[int] = []
+    for number, text in enumerate(texts):
+        vector = known.get(_digest(text)) if known else None
+        if vector is None:
+            todo.append(number)
+        else:
+            matrix[number] = vector
+    return todo
 
 
 def _partial_path(path: Path | None) -> Path | None:

