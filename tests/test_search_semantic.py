@@ -20,6 +20,7 @@ from bot.messages import Reply
 from bot.model import Document, DocumentMeta
 from bot.search import SearchIndex
 from bot.search.answerable import missing_names
+from bot.search.dense import KNOWN_VECTORS, _digest, passage_text, read_known, write_known
 from bot.search.embedding import Vectors, load_embedder
 from bot.search.fusion import reciprocal_rank_fusion
 from bot.search.lexicon import Lexicon
@@ -144,6 +145,30 @@ def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
     again = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=resumed)
     assert again.wait_semantic(10)
     assert resumed.embedded == 40 - 16
+
+
+def test_vectors_shipped_with_the_documents_are_not_embedded_again(tmp_path: Path) -> None:
+    first = FakeEmbedder()
+    built = SearchIndex.build(documents(), embedder=first)
+    assert built.wait_semantic(10) and built._semantic is not None
+    vectors = built._semantic.vectors()
+    assert vectors is not None
+    shipped = tmp_path / KNOWN_VECTORS
+    write_known(shipped, built.passages[:30], vectors[:30], first)
+    second = FakeEmbedder()
+    index = SearchIndex.build(documents(), embedder=second, known_vectors=shipped)
+    assert index.wait_semantic(10)
+    assert second.embedded == 10  # only the passages the file lacks
+    assert index.search("topic35").hits[0].passage.text.startswith("Passage number 35 ")
+
+
+def test_the_seed_documents_ship_their_vectors(services: Services) -> None:
+    embedder = load_embedder()
+    assert embedder is not None
+    known = read_known(default_corpus_dir() / KNOWN_VECTORS, embedder)
+    texts = [passage_text(p) for p in services.index.passages]
+    shipped = sum(_digest(text) in known for text in texts)
+    assert shipped >= 0.9 * len(texts), "run: python bench/seed_vectors.py"
 
 
 def _build_in_time(build: threading.Thread) -> None:

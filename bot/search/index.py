@@ -92,7 +92,7 @@ class SearchResult:
 
 _SPAN_CACHE = 20_000
 _POOL = 100  # candidates each retriever hands to fusion
-_MEANING_CHARS = 200  # of a question, embedded: ~45 tokens, a few milliseconds
+_MEANING_CHARS = 80  # of a question, embedded: ~18 tokens (the cost grows with each)
 _MAX_EXPANDED = 200  # question words looked up in the everyday-words table
 _MAX_CORRECTED = 8  # unknown words of one question looked up for a spelling correction
 _MAX_SUGGESTED = 3  # unknown words of one question given "did you mean" suggestions
