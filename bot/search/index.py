@@ -44,17 +44,7 @@ from bot.search.tables import (
     passages_of,
     save,
 )
-from bot.search.text import Passage, Stems, content_words, split_passages, tokenize
-
-__all__ = [
-    "Hit",
-    "Passage",
-    "SearchIndex",
-    "SearchResult",
-    "SearchSettings",
-    "split_passages",
-    "tokenize",
-]
+from bot.search.text import Passage, Stems, content_words
 
 logger = logging.getLogger(__name__)
 
