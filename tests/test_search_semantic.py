@@ -262,3 +262,18 @@ async def test_hits_cite_briefly_and_open_their_finding(chat: Chat) -> None:
     assert payloads and all(p.startswith(("/finding ", "/recommendation ")) for p in payloads)
     opened = await chat(payloads[0])
     assert isinstance(opened, Reply) and opened.items
+
+
+# --- everyday words -------------------------------------------------------------------
+
+
+def test_slang_searches_for_the_documents_words(services: Services) -> None:
+    result = services.index.search("how many cop shops got shut", k=3)
+    assert result.answered
+    assert "126 police stations" in result.hits[0].passage.text
+    assert services.index.search("bent coppers").answered  # "coppers" is understood, not missing
+
+
+def test_a_possessive_everyday_phrase_is_understood(services: Services) -> None:
+    result = services.index.search("Has the force kept City Hall's policing office at a distance?")
+    assert result.answered and not result.verdict.missing

@@ -17,6 +17,8 @@ from bot.search.text import fold
 # Calibrated on the development questions (bench/eval_search.py prints the effect).
 COSINE_FLOOR = 0.80  # below this nothing in the documents is about the question
 COSINE_UNSURE = 0.815  # ... nor below this when some of its words occur nowhere in them
+COSINE_DOUBTFUL = 0.85  # ... nor below this when most of its words occur nowhere in them
+MOSTLY_UNKNOWN = 0.5  # share of a question's content words the documents lack
 
 _CAPITALISED_RE = re.compile(r"[A-Z][\w'’-]*")
 _PARTICLES = frozenset("de da di del van von der al bin le la du".split())
@@ -53,7 +55,12 @@ def judge(
         return Verdict(False, names)
     if not words or not semantic or evidence.cosine is None:
         return Verdict(True)
-    if evidence.cosine < COSINE_FLOOR or (missing and evidence.cosine < COSINE_UNSURE):
+    unknown_share = len(missing) / len(words)
+    if (
+        evidence.cosine < COSINE_FLOOR
+        or (missing and evidence.cosine < COSINE_UNSURE)
+        or (unknown_share >= MOSTLY_UNKNOWN and evidence.cosine < COSINE_DOUBTFUL)
+    ):
         return Verdict(False)  # no name to give: the reply quotes the question instead
     return Verdict(True)
 

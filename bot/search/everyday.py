@@ -173,7 +173,8 @@ EVERYDAY: dict[str, str] = {
 }
 
 _MAX_PHRASE_WORDS = 3
-_WORD_RE = re.compile(r"[\w+'-]+")
+_WORD_RE = re.compile(r"[\w+'’-]+")
+_POSSESSIVE_RE = re.compile(r"['’]s?$")  # "City Hall's" is "city hall"
 
 
 def expansions(text: str, limit: int) -> Iterator[str]:
@@ -190,7 +191,7 @@ def everyday_words(text: str, limit: int) -> set[str]:
 
 def _phrases(text: str, limit: int) -> Iterator[str]:
     found = zip(range(limit), _WORD_RE.finditer(text), strict=False)
-    words = [match.group().lower() for _, match in found]
+    words = [_POSSESSIVE_RE.sub("", match.group().lower()) for _, match in found]
     index = 0
     while index < len(words):
         for size in range(min(_MAX_PHRASE_WORDS, len(words) - index), 0, -1):
