@@ -136,6 +136,18 @@ def test_vectors_are_cached_with_the_index(tmp_path: Path) -> None:
     assert second.embedded == 0
 
 
+def test_adding_a_document_embeds_only_its_passages(tmp_path: Path) -> None:
+    first = FakeEmbedder()
+    index = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=first)
+    assert index.wait_semantic(10)
+    later = FakeEmbedder()
+    extra = Document(DocumentMeta(id="new", title="New"), "A zebra crossing was added.")
+    bigger = SearchIndex.build([*documents(), extra], cache_dir=tmp_path, embedder=later)
+    assert bigger.wait_semantic(10)
+    assert later.embedded == 1
+    assert bigger.search("zebra").hits[0].passage.document_id == "new"
+
+
 def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
     crashing = FakeEmbedder(fail_after=16)
     index = SearchIndex.build(documents(), cache_dir=tmp_path, embedder=crashing)

@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Bump when the text a passage is embedded as changes: cached vectors key on it.
 EMBED_VERSION = "2"
 KNOWN_VECTORS = "semantic-vectors.npz"  # shipped beside a corpus: see write_known
+SEMANTIC_PREFIX = "search-semantic-"  # cache files: passage text digests and their vectors
+_CACHE_KEEP = 4
 _BATCH = 16  # passages embedded between checkpoints
 _PROGRESS_STEP = 0.1  # log each tenth of the way
 
@@ -123,9 +126,7 @@ class SemanticIndex:
     def _run(self) -> None:
         try:
             self._embedder.warm_up()
-            vectors = self._cached() if self._path else None
-            if vectors is None:
-                vectors = self._build()
+            vectors = self._build()
             if vectors is not None:
                 self._retriever = DenseRetriever(self._embedder, vectors)
                 self._done = len(self._passages)
@@ -134,21 +135,15 @@ class SemanticIndex:
         finally:
             self._finished.set()
 
-    def _cached(self) -> Vectors | None:
-        assert self._path is not None
-        shape = (len(self._passages), self._embedder.dimensions)
-        vectors = _read_vectors(self._path, shape)
-        if vectors is not None:
-            logger.info("semantic vectors loaded from %s", self._path)
-        return vectors
-
     def _build(self) -> Vectors | None:
         started = time.perf_counter()
         total = len(self._passages)
         dims = self._embedder.dimensions
         texts = [passage_text(p) for p in self._passages]
         matrix = np.zeros((total, dims), np.float16)
-        todo = _fill_known(matrix, texts, read_known(self._known, self._embedder))
+        todo = _fill_known(matrix, texts, self._known_vectors())
+        if not todo and self._path is not None and _regular(self._path):
+            return matrix.astype(np.float32)  # exactly these passages were cached
         partial = _partial_path(self._path) if self._path else None
         done, partial = _resume(partial, dims, len(todo))
         matrix[todo[: len(done)]] = done
@@ -169,13 +164,29 @@ class SemanticIndex:
                 logger.info("semantic index: %d of %d passages", self._done, total)
                 next_report += _PROGRESS_STEP
         if self._path is not None:
-            _write_vectors(self._path, matrix)
+            _write_vectors(self._path, texts, matrix, self._embedder)
             if partial is not None:
                 partial.unlink(missing_ok=True)
         logger.info(
             "semantic index built: %d passages in %.1fs", total, time.perf_counter() - started
         )
         return matrix.astype(np.float32)
+
+    def _known_vectors(self) -> dict[bytes, npt.NDArray[np.float16]]:
+        """Vectors already computed for passage texts: shipped with the documents, or in
+        the cache for these or earlier documents (adding one document to 100,000 passages
+        must not embed the other 100,000 again)."""
+        known = read_known(self._known, self._embedder)
+        if self._path is not None:
+            earlier = sorted(
+                self._path.parent.glob(f"{SEMANTIC_PREFIX}*.npz"),
+                key=_modified,
+                reverse=True,
+            )
+            for path in [self._path, *(p for p in earlier if p != self._path)][:_CACHE_KEEP]:
+                for digest, vector in read_known(path, self._embedder).items():
+                    known.setdefault(digest, vector)
+        return known
 
     def vectors(self) -> Vectors | None:
         """The passage vectors once ready (for shipping them with the documents)."""
@@ -218,14 +229,27 @@ def write_known(
     path: Path, passages: Sequence[Passage], vectors: Vectors, embedder: Embedder
 ) -> None:
     """Ship these passages' vectors beside their corpus, so a fresh install need not embed."""
-    digests = np.array([list(_digest(passage_text(p))) for p in passages], dtype=np.uint8)
+    texts = [passage_text(p) for p in passages]
     with path.open("wb") as handle:
-        np.savez_compressed(
-            handle,
-            model=np.frombuffer(_fingerprint(embedder).encode(), dtype=np.uint8),
-            digests=digests.reshape(len(passages), 16),
-            vectors=vectors.astype(np.float16),
-        )
+        _save_known(handle, texts, vectors.astype(np.float16), embedder, compressed=True)
+
+
+def _save_known(
+    handle: BinaryIO,
+    texts: Sequence[str],
+    vectors: npt.NDArray[np.float16],
+    embedder: Embedder,
+    *,
+    compressed: bool,
+) -> None:
+    digests = np.array([list(_digest(text)) for text in texts], dtype=np.uint8)
+    save = np.savez_compressed if compressed else np.savez
+    save(
+        handle,
+        model=np.frombuffer(_fingerprint(embedder).encode(), dtype=np.uint8),
+        digests=digests.reshape(len(texts), 16),
+        vectors=vectors,
+    )
 
 
 def _fill_known(
@@ -256,34 +280,38 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _read_vectors(path: Path, shape: tuple[int, int]) -> Vectors | None:
-    if not path.exists():
-        return None
-    if not _regular(path):
-        logger.warning("semantic cache %s is not a regular file; rebuilding", path)
-        return None
+def _modified(path: Path) -> float:
     try:
-        with path.open("rb") as handle:
-            stored = np.load(handle, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        logger.warning("semantic cache %s unusable (%s); rebuilding", path, error)
-        return None
-    if stored.shape != shape or not np.all(np.isfinite(stored)):
-        logger.warning("semantic cache %s is for other passages; rebuilding", path)
-        return None
-    return np.asarray(stored, dtype=np.float32)
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
-def _write_vectors(path: Path, matrix: npt.NDArray[np.float16]) -> None:
+def _write_vectors(
+    path: Path, texts: Sequence[str], matrix: npt.NDArray[np.float16], embedder: Embedder
+) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with temporary.open("wb") as handle:
-            np.save(handle, matrix)
+            _save_known(handle, texts, matrix, embedder, compressed=False)
         os.replace(temporary, path)
     except OSError as error:
         logger.warning("could not write semantic cache %s: %s", path, error)
         temporary.unlink(missing_ok=True)
+        return
+    _prune(path)
+
+
+def _prune(kept: Path) -> None:
+    """Keep the newest few caches: each change of the documents leaves one behind."""
+    try:
+        files = sorted(kept.parent.glob(f"{SEMANTIC_PREFIX}*.npz"), key=_modified, reverse=True)
+        for stale in files[_CACHE_KEEP:]:
+            if stale != kept:
+                stale.unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("could not prune semantic caches in %s: %s", kept.parent, error)
 
 
 def _resume(

@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.model import Document
 from bot.search.answerable import Evidence, Verdict, judge
-from bot.search.dense import EMBED_VERSION, DenseRetriever, Progress, SemanticIndex
+from bot.search.dense import EMBED_VERSION, SEMANTIC_PREFIX, DenseRetriever, Progress, SemanticIndex
 from bot.search.embedding import Embedder
 from bot.search.everyday import everyday_words, expansions
 from bot.search.excerpt import Segment, make_excerpt, term_spans
@@ -87,7 +87,6 @@ _MAX_EXPANDED = 200  # question words looked up in the everyday-words table
 _MAX_CORRECTED = 8  # unknown words of one question looked up for a spelling correction
 _MAX_SUGGESTED = 3  # unknown words of one question given "did you mean" suggestions
 _CORRECTION_MEMO = 50_000
-_SEMANTIC_PREFIX = "search-semantic-"
 _PRIMARY_SHARE = 0.6  # of a news passage's score, for the report's copy to stand in for it
 
 
@@ -432,7 +431,7 @@ def _semantic(
     path = None
     if cache_dir is not None:
         model = hashlib.sha256(f"{embedder.name}|{EMBED_VERSION}|{key}".encode()).hexdigest()
-        path = cache_dir / f"{_SEMANTIC_PREFIX}{model[:32]}.npy"
+        path = cache_dir / f"{SEMANTIC_PREFIX}{model[:32]}.npz"
     semantic = SemanticIndex(embedder, passages, path, known)
     semantic.start()
     return semantic
