@@ -301,7 +301,9 @@ def semantic_large(passage_count: int, query_count: int) -> None:
         vectors_ms, _ = timed(lambda: fused_index.wait_semantic())
         fused = latencies(lambda q: fused_index.search(q, k=5), queries)
         # What search embeds of each question (a fresh text: the model memoises questions).
-        encode = latencies(lambda q: model.query(_meaning_text(q + " ?", content_words(q))), queries)
+        encode = latencies(
+            lambda q: model.query(_meaning_text(q + " ?", content_words(q))), queries
+        )
     reference = percentile(fused, 0.5)
     print(f"## Semantic search on {passage_count:,} synthetic passages\n")
     print(
