@@ -26,12 +26,10 @@ _PARTICLES = frozenset("de da di del van von der al bin le la du".split())
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the retrievers saw: the best BM25 score, the best cosine, and the largest
-    share of the question's searched words that one of the top passages holds."""
+    """What the retrievers saw: the best cosine of a passage to the question (None when
+    the semantic retriever did not run)."""
 
-    bm25_best: float = 0.0
     cosine: float | None = None
-    coverage: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -220,15 +220,14 @@ class SearchIndex:
         question = self._with_everyday(Query(_meaning_text(text, words), ids, weights))
         bm25 = self._bm25.scores(question)
         dense = self._semantic.retriever if self._semantic else None
-        evidence = Evidence(bm25_best=float(bm25.max(initial=0.0)))
+        evidence = Evidence()
         # A question with no word the documents know (even by correction or the everyday
         # table) gets no passages: the nearest by meaning to gibberish are noise.
         if dense is not None and question.term_ids:
-            scores, evidence = self._fused(question, bm25, dense, evidence)
+            scores, evidence = self._fused(question, bm25, dense)
         else:
             scores = bm25
         hits = self._rank(scores, set(stems), max(k, 0)) if scores.any() else ()
-        evidence = replace(evidence, coverage=self._coverage(hits, stems))
         unknown = [w for w in words if self._stems.stem(w) not in self._term_ids]
         # A word corrected, or one the everyday-words table translates, is not missing.
         understood = {typed for typed, _ in corrections} | everyday_words(text, _MAX_EXPANDED)
@@ -266,7 +265,7 @@ class SearchIndex:
         return Query(text, tuple(ids), tuple(weights))
 
     def _fused(
-        self, question: Query, bm25: FloatArray, dense: DenseRetriever, evidence: Evidence
+        self, question: Query, bm25: FloatArray, dense: DenseRetriever
     ) -> tuple[FloatArray, Evidence]:
         """Scores of the BM25 and semantic rankings fused by rank (only candidates > 0)."""
         lexical = best(bm25, _POOL)
@@ -276,18 +275,7 @@ class SearchIndex:
         )
         scores = np.zeros(len(self._passages), dtype=np.float32)
         scores[list(fused)] = list(fused.values())
-        return scores, replace(evidence, cosine=cosines[0] if cosines else 0.0)
-
-    def _coverage(self, hits: tuple[Hit, ...], stems: list[str]) -> float:
-        """The largest share of the question's searched words one of the top hits holds."""
-        if not hits or not stems:
-            return 0.0
-        wanted = set(stems)
-        shares = []
-        for hit in hits[:3]:
-            spans = self._spans_of(hit.passage.id)
-            shares.append(len(wanted.intersection(s for _, _, s in spans)) / len(wanted))
-        return max(shares)
+        return scores, Evidence(cosine=cosines[0] if cosines else 0.0)
 
     def _query_terms(
         self, words: list[str]
