@@ -289,3 +289,29 @@ def test_slang_searches_for_the_documents_words(services: Services) -> None:
 def test_a_possessive_everyday_phrase_is_understood(services: Services) -> None:
     result = services.index.search("Has the force kept City Hall's policing office at a distance?")
     assert result.answered and not result.verdict.missing
+
+
+class AskedEmbedder(FakeEmbedder):
+    """Counts the questions (not passages) it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([FakeEmbedder.query(self, text) for text in texts])
+
+    def query(self, text: str) -> Vectors:
+        self.asked += 1
+        return FakeEmbedder.query(self, text)
+
+
+def test_the_model_is_not_asked_when_one_passage_holds_every_word() -> None:
+    embedder = AskedEmbedder()
+    index = SearchIndex.build(documents(), embedder=embedder)
+    assert index.wait_semantic(10)
+    before = embedder.asked
+    assert index.search("passage topic12").hits[0].passage.text.startswith("Passage number 12 ")
+    assert embedder.asked == before
+    index.search("passage topic12 zebras")  # a word the documents lack: meaning is asked
+    assert embedder.asked == before + 1

@@ -51,6 +51,7 @@ class SearchSettings:
     frame_weight: float = 0.5
     everyday_weight: float = 0.7  # the documents' words for a reader's everyday ones
     everyday_dense: bool = False  # whether the semantic retriever also reads them
+    skip_semantic_when_conclusive: bool = True  # BM25 alone when its best passage has it all
     semantic_weight: float = 1.5  # the semantic ranking's weight in fusion (BM25's is 1)
 
 
