@@ -315,3 +315,8 @@ def test_the_model_is_not_asked_when_one_passage_holds_every_word() -> None:
     assert embedder.asked == before
     index.search("passage topic12 zebras")  # a word the documents lack: meaning is asked
     assert embedder.asked == before + 1
+
+
+def test_everyday_words_are_not_spelling_corrected(services: Services) -> None:
+    result = services.index.search("how many cop shops got shut")
+    assert result.corrections == ()

@@ -214,7 +214,8 @@ class SearchIndex:
         # Pasted markup ("<b>", "&amp;") is not what the reader is asking about.
         text = _MARKUP_RE.sub(" ", query[:_MAX_QUERY_CHARS])
         words = content_words(text)[:_MAX_QUERY_TOKENS]
-        terms, stems, corrections = self._query_terms(words)
+        everyday = everyday_words(text, _MAX_EXPANDED)
+        terms, stems, corrections = self._query_terms(words, everyday)
         ids = tuple(self._term_ids[stem] for stem in stems)
         weights = tuple(self._settings.frame_weight if i in self._frame_ids else 1.0 for i in ids)
         question = self._with_everyday(Query(_meaning_text(text, words), ids, weights))
@@ -230,7 +231,7 @@ class SearchIndex:
         hits = self._rank(scores, set(stems), max(k, 0)) if scores.any() else ()
         unknown = [w for w in words if self._stems.stem(w) not in self._term_ids]
         # A word corrected, or one the everyday-words table translates, is not missing.
-        understood = {typed for typed, _ in corrections} | everyday_words(text, _MAX_EXPANDED)
+        understood = {typed for typed, _ in corrections} | everyday
         missing = [w for w in unknown if w not in understood]
         if hits and stems:
             suggestions = tuple(dict.fromkeys(used for _, used in corrections))
@@ -289,9 +290,10 @@ class SearchIndex:
         return scores, Evidence(cosine=cosines[0] if cosines else 0.0)
 
     def _query_terms(
-        self, words: list[str]
+        self, words: list[str], everyday: set[str]
     ) -> tuple[tuple[str, ...], list[str], tuple[tuple[str, str], ...]]:
-        """Distinct query words whose stems the index knows, correcting unknown ones.
+        """Distinct query words whose stems the index knows, correcting unknown ones
+        (except ``everyday`` words: "cop shops" are police stations, not "cop stops").
 
         At most ``_MAX_CORRECTED`` words are looked up for a correction, each costing a
         scan of the lexicon: a pasted page of gibberish must not hold up other chats.
@@ -303,7 +305,7 @@ class SearchIndex:
         for word in words:
             stem = self._stems.stem(word)
             if stem not in self._term_ids:
-                if tried >= _MAX_CORRECTED:
+                if tried >= _MAX_CORRECTED or word in everyday:
                     continue
                 tried += 1
                 corrected = self._correction(word)
