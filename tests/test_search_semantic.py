@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.app import build_bot
 from adapters.console import as_json
 from bot.documents import default_corpus_dir, load_corpus
-from bot.messages import Reply
+from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
 from bot.model import Document, DocumentMeta
 from bot.search import SearchIndex
 from bot.search.answerable import missing_names
@@ -320,3 +322,52 @@ def test_the_model_is_not_asked_when_one_passage_holds_every_word() -> None:
 def test_everyday_words_are_not_spelling_corrected(services: Services) -> None:
     result = services.index.search("how many cop shops got shut")
     assert result.corrections == ()
+
+
+# --- the reader's side of the background build ------------------------------------------
+
+
+async def test_replies_say_meaning_is_being_prepared_while_it_is(services: Services) -> None:
+    gate = threading.Event()
+    index = SearchIndex.build(services.corpus.documents, embedder=FakeEmbedder(gate=gate))
+    building = Services(
+        corpus=services.corpus, index=index, views=services.views, moderators=services.moderators
+    )
+    bot = build_bot(building)
+    room, person = ChatRef("console", "prep"), SenderRef("reader")
+    reply = await bot.handle(IncomingMessage(room, person, "what did the report say about vetting"))
+    assert reply is not None and "Matching by meaning is still being prepared" in reply.plain
+    gate.set()
+    assert index.wait_semantic(10)
+    reply = await bot.handle(IncomingMessage(room, person, "what did the report say about vetting"))
+    assert reply is not None and "still being prepared" not in reply.plain
+
+
+def test_ask_waits_for_meaning_on_documents_it_has_not_embedded(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    name = "translated-report-london-police-institutionally-racist"
+    for suffix in (".txt", ".json"):
+        source = default_corpus_dir() / f"{name}{suffix}"
+        (corpus / f"{name}{suffix}").write_bytes(source.read_bytes())
+    env = dict(
+        os.environ,
+        INQUIRY_BOT_CACHE=str(tmp_path / "cache"),
+        INQUIRY_BOT_DB=str(tmp_path / "bot.db"),
+        INQUIRY_BOT_CORPUS=str(corpus),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "ask", "--json", "is the met racist"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "preparing search by meaning" in done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answered"] is True
+    assert "still being prepared" not in answer["reply"]
