@@ -168,10 +168,13 @@ async def test_a_render_given_up_while_waiting_keeps_neither_worker_nor_place() 
     box = TemplateSandbox(workers=1)
     try:
         await box.start()
-        busy = asyncio.create_task(box.render(SLOW, {"n": 3000, "who": "A"}, chat="A"))
+        # A's render takes several tenths of a second on any machine: B is still waiting
+        # for the one worker when it gives up.
+        busy = asyncio.create_task(box.render(SLOW, {"n": 6000, "who": "A"}, chat="A"))
         await asyncio.sleep(0.05)
         waiting = asyncio.create_task(box.render(QUICK_SOURCE, {"who": "B"}, chat="B"))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
         waiting.cancel()
         assert await busy == "A"
         # B's place is free again (it may ask twice more), and the worker serves others.
