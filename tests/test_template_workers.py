@@ -170,7 +170,7 @@ async def test_a_render_given_up_while_waiting_keeps_neither_worker_nor_place() 
         await box.start()
         # A's render takes several tenths of a second on any machine: B is still waiting
         # for the one worker when it gives up.
-        busy = asyncio.create_task(box.render(SLOW, {"n": 6000, "who": "A"}, chat="A"))
+        busy = asyncio.create_task(box.render(SLOW, {"n": 12000, "who": "A"}, chat="A"))
         await asyncio.sleep(0.05)
         waiting = asyncio.create_task(box.render(QUICK_SOURCE, {"who": "B"}, chat="B"))
         await asyncio.sleep(0.01)
