@@ -14,8 +14,8 @@ from adapters.storage.sqlite import SqliteStore
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
-from bot.digests.schedule import daily, weekly
-from bot.errors import UserInputError
+from bot.digests.schedule import configured_timezone, daily, weekly
+from bot.errors import ConfigError, UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef, text_reply
 from bot.services import Services
 from bot.store import InMemoryStore, Store
@@ -163,6 +163,36 @@ async def test_a_misspelt_zone_gets_suggestions_and_changes_nothing(room: Room) 
     assert "is not a time zone I know" in made_up and "Did you mean" not in made_up
     chat = await room.store.get_chat(GROUP.key)
     assert chat is not None and chat.timezone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "localtime",
+        "LocalTime",
+        "posixrules",
+        "Factory",
+        "/etc/localtime",
+        "../../../etc/localtime",
+        "posix/Europe/London",
+        "right/UTC",
+    ],
+)
+async def test_files_in_the_zone_folder_that_name_no_place_are_refused(
+    room: Room, name: str
+) -> None:
+    await room.say("/timezone Asia/Tokyo")
+    reply = await room.text(f"/timezone {name}")
+    assert f'"{name}" is not a time zone I know' in reply
+    assert "Use an IANA name such as Europe/London" in reply
+    chat = await room.store.get_chat(GROUP.key)
+    assert chat is not None and chat.timezone == "Asia/Tokyo"
+
+
+def test_an_operator_default_zone_that_names_no_place_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match='INQUIRY_BOT_TIMEZONE: "localtime" is not a time zone'):
+        configured_timezone("localtime")
+    assert configured_timezone("utc") == "UTC"
 
 
 async def test_timezone_alone_says_what_it_is(room: Room) -> None:

@@ -176,10 +176,28 @@ def _looks_like_time(word: str) -> bool:
 # -- time zones -----------------------------------------------------------------------------
 
 
+# zoneinfo also opens files in the zone folder that name no place: the machine's own zone
+# ("localtime", which differs from machine to machine), the rules file "posixrules", tzdata's
+# placeholder "Factory" and the "posix/" and "right/" copies. None is a chat's time zone.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "factory"})
+_NOT_PLACE_FOLDERS = ("posix/", "right/")
+_IANA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
+
+
+def is_place_zone(name: str) -> bool:
+    """True for an IANA zone name of a place or offset (Europe/London, UTC, Etc/GMT+5)."""
+    lower = name.lower()
+    return (
+        _IANA_NAME.fullmatch(name) is not None
+        and lower not in _NOT_PLACES
+        and not lower.startswith(_NOT_PLACE_FOLDERS)
+    )
+
+
 @functools.cache
 def _zone_names() -> dict[str, str]:
     """Every IANA name, keyed by its lower-case form so "europe/london" finds it."""
-    return {name.lower(): name for name in available_timezones()}
+    return {name.lower(): name for name in available_timezones() if is_place_zone(name)}
 
 
 def canonical_timezone(name: str) -> str:
