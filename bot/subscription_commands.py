@@ -68,6 +68,11 @@ async def subscribe(ctx: Context, args: str) -> Reply:
     sub = await store.subscribe(chat, schedule, ctx.services.default_timezone, now)
     if before is None:
         opening = f"Subscribed: a digest {schedule.describe()}, {sub.timezone} time."
+    elif not before.active:
+        opening = (
+            f"Restarted: a digest {schedule.describe()}, {sub.timezone} time, after "
+            "deliveries here had stopped."
+        )
     elif before.schedule == schedule and not before.paused:
         opening = f"This chat already gets a digest {schedule.describe()}, {sub.timezone} time."
     else:
@@ -104,6 +109,8 @@ async def resume(ctx: Context, args: str) -> Reply:
     if sub is None:
         raise UserInputError("Nothing to resume: this chat has no digest. /subscribe starts one.")
     now = _now(ctx)
+    if not sub.active:
+        return await _restart(ctx, store, sub, now)
     if not sub.paused:
         raise UserInputError(
             f"Nothing is paused: this chat's digest ({sub.schedule.describe()}) is running, "
@@ -112,6 +119,19 @@ async def resume(ctx: Context, args: str) -> Reply:
     resumed = await store.set_paused(sub.chat_key, False, now)
     assert resumed is not None
     return text_reply(f"Resumed: the next digest comes {_next(resumed, now)}.")
+
+
+async def _restart(ctx: Context, store: Store, sub: Subscription, now: datetime) -> Reply:
+    """Deliveries had stopped (the platform said the bot could not post here): start them
+    again on the same schedule, from now, keeping the chat's place in the review."""
+    chat = ctx.message.chat
+    restarted = await store.subscribe(chat, sub.schedule, ctx.services.default_timezone, now)
+    return text_reply(
+        f"Restarted: a digest {sub.schedule.describe()}, {restarted.timezone} time. The next "
+        f"one comes {_next(restarted, now)}.",
+        "If the bot still may not post here, deliveries stop again after one try: check "
+        "its permissions in this chat.",
+    )
 
 
 async def unsubscribe(ctx: Context, args: str) -> Reply:
@@ -149,7 +169,7 @@ async def timezone(ctx: Context, args: str) -> Reply:
     await store.set_timezone(chat, name, now)
     paragraphs = [f"Time zone set to {name}: it is {_clock(now, name)} there now."]
     sub = await store.get_subscription(chat.key)
-    if sub is not None and not sub.paused:
+    if sub is not None and sub.active and not sub.paused:
         paragraphs.append(f"The next digest comes {_next(sub, now)}.")
     return text_reply(*paragraphs)
 
@@ -170,16 +190,18 @@ async def subscriptions(ctx: Context, args: str) -> Reply:
     sub = await store.get_subscription(chat_key)
     alerts = await store.list_alerts(chat_key)
     zone = settings.timezone if settings else ctx.services.default_timezone
+    stopped = sub is not None and not sub.active
     lines = ctx.services.views.render(
         "subscriptions.j2",
         schedule=sub.schedule.describe() if sub else None,
         paused=bool(sub and sub.paused),
-        next=_next(sub, now) if sub and not sub.paused else None,
+        next=_next(sub, now) if sub and sub.active and not sub.paused else None,
         timezone=zone,
         local_now=_clock(now, zone),
         alerts=[a.words for a in alerts],
         template=await store.get_digest_template(chat_key),
-        unreachable=settings.inactive_reason if settings and not settings.active else None,
+        stopped=stopped,
+        stopped_reason=(settings.inactive_reason if settings else "") if stopped else "",
     )
     return Reply(lines=lines)
 

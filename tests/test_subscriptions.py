@@ -214,6 +214,35 @@ async def test_subscriptions_shows_schedule_next_time_and_alerts(room: Room) -> 
     assert "1. vetting" in reply
 
 
+async def test_a_chat_the_bot_can_no_longer_post_in_is_told_so_and_how_to_restart(
+    room: Room,
+) -> None:
+    await room.say("/subscribe weekly thu 09:00")
+    await room.store.deactivate_chat(GROUP.key, "missing access (50001)")
+    shown = await room.text("/subscriptions", MEMBER)
+    assert "Stopped: no digests are being sent" in shown
+    assert "could no longer post in this chat (missing access (50001))" in shown
+    assert "It was weekly on Thursday at 09:00, Europe/London time." in shown
+    assert "/resume restarts it" in shown
+    assert "Next:" not in shown and "Thursday 16 May" not in shown  # no delivery is coming
+    assert "next digest" not in await room.text("/timezone Europe/Paris")
+    room.services.clock = FixedClock(datetime(2024, 5, 17, 12, 0, tzinfo=UTC))
+    restarted = await room.text("/resume")
+    assert restarted.startswith("Restarted: a digest weekly on Thursday at 09:00")
+    assert "The next one comes Thursday 23 May 2024 at 09:00 CEST." in restarted
+    sub = await room.store.get_subscription(GROUP.key)
+    assert sub is not None and sub.active and sub.schedule == weekly(3, 9, 0)
+    assert "Next: Thursday 23 May 2024" in await room.text("/subscriptions")
+
+
+async def test_subscribing_again_after_deliveries_stopped_says_they_restart(room: Room) -> None:
+    await room.say("/subscribe")
+    await room.store.deactivate_chat(GROUP.key, "Forbidden: bot was kicked from the group chat")
+    reply = await room.text("/subscribe")
+    assert reply.startswith("Restarted: a digest daily at 08:00")
+    assert "already gets" not in reply
+
+
 async def test_pause_and_resume(room: Room) -> None:
     await room.say("/subscribe")
     assert (await room.text("/pause")).startswith("Paused")
