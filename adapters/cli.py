@@ -6,14 +6,17 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 from adapters.app import Config, build_bot, digest_renderer, open_services
 from adapters.cli_db import register as register_db
 from adapters.cli_store import DeliveryWiring, register
 from adapters.console import ConsoleChat
+from adapters.storage.urls import describe
 from bot.errors import BotError
 from bot.services import Services
 
@@ -146,11 +149,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = asyncio.run(args.func(args))
         return status
-    except BotError as err:
-        print(f"inquiry-bot: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as err:
+        message = failure_message(err, _database(args))
+        if message is None:
+            raise  # a bug: its traceback is what a developer needs
+        print(f"inquiry-bot: {message}", file=sys.stderr)
+        return 2
+
+
+def _database(args: argparse.Namespace) -> str:
+    """The database a command used, as it may be shown (no password)."""
+    try:
+        return describe(Config.from_env(db=getattr(args, "db", None)).database)
+    except BotError:  # a bad setting elsewhere: the path alone still names the file
+        return str(getattr(args, "db", None) or os.environ.get("INQUIRY_BOT_DB") or "database")
+
+
+def failure_message(err: BaseException, database: str | Path) -> str | None:
+    """One line for a failure that is the operator's to fix (configuration, a damaged or
+    unusable database), or None for anything else. A group of failures from concurrent
+    sends gets its first line if every one of them is the operator's."""
+    if isinstance(err, BaseExceptionGroup):
+        messages = [failure_message(inner, database) for inner in err.exceptions]
+        return messages[0] if messages and None not in messages else None
+    if isinstance(err, BotError):
+        return str(err)
+    if isinstance(err, sqlite3.DatabaseError):
+        return database_message(database, err)
+    return None
+
+
+def database_message(path: str | Path, err: sqlite3.DatabaseError) -> str:
+    name = getattr(err, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return (
+            f"The database {path} is damaged ({err}). Stop the bot and restore the file from "
+            f"a backup; sqlite3 {path} 'PRAGMA integrity_check' shows what is wrong."
+        )
+    return f"The database {path} could not be used: {err}."
 
 
 if __name__ == "__main__":

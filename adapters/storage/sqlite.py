@@ -197,7 +197,15 @@ def _dt_or_none(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _probe(path: Path) -> None:
+    """Open and close the file with plain sqlite3, so a path that cannot be a database fails
+    here. When aiosqlite's own connect fails, its worker thread outlives the call and may
+    report to an event loop that is already closed ("Event loop is closed" on stderr)."""
+    sqlite3.connect(path).close()
+
+
 async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
+    await asyncio.to_thread(_probe, path)
     db = await aiosqlite.connect(path, isolation_level=None)
     db.row_factory = aiosqlite.Row
     try:
@@ -281,6 +289,11 @@ class SqliteStore:
         cls, path: str | os.PathLike[str], migrations: Sequence[Migration] = MIGRATIONS
     ) -> SqliteStore:
         db_path = Path(path).expanduser()
+        if db_path.is_dir():
+            raise ConfigError(
+                f"The database {db_path} is a folder; give a file instead, such as "
+                f"{db_path / 'bot.db'} (--db PATH or ${DB_ENV})."
+            )
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
             writer = await _connect(db_path, read_only=False)
