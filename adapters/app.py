@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,14 +15,21 @@ from adapters.storage.sqlite import default_db_path
 from adapters.storage.urls import open_store, sqlite_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
-from bot.digests.digest import RenderCustom
+from bot.digests.digest import DigestBuilder, RenderCustom
 from bot.digests.schedule import configured_timezone
-from bot.digests.scheduler import LEASE
+from bot.digests.scheduler import LEASE, AfterPass, DeliveryRecord, Scheduler
 from bot.documents import default_corpus_dir, load_corpus
 from bot.documents.ingest import stored_documents, with_stored
 from bot.errors import ConfigError
 from bot.model import Document
-from bot.ports import Clock, EveryoneModerates, ModeratorCheck, SystemClock
+from bot.ports import (
+    Clock,
+    EveryoneModerates,
+    ModeratorCheck,
+    PlatformModerators,
+    Sender,
+    SystemClock,
+)
 from bot.search import SearchIndex
 from bot.search.dense import KNOWN_VECTORS
 from bot.search.embedding import load_embedder
@@ -168,6 +175,39 @@ def digest_renderer(services: Services) -> RenderCustom | None:
     if services.sandbox is None:
         return None
     return make_render_custom(services.sandbox, current_contexts(services), services.clock)
+
+
+def digest_scheduler(
+    services: Services,
+    store: Store,
+    senders: Mapping[str, Sender],
+    *,
+    lease: timedelta = LEASE,
+    concurrency: int = 8,
+    owner: str | None = None,
+    after_pass: AfterPass | None = None,
+    on_record: Callable[[DeliveryRecord], None] | None = None,
+) -> Scheduler:
+    """The digest scheduler, built one way for ``serve`` and ``digests`` alike: the same
+    digests (with each chat's own template) go to the senders given."""
+    builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
+    return Scheduler(
+        store,
+        senders,
+        builder,
+        services.clock,
+        concurrency=concurrency,
+        owner=owner,
+        lease=lease,
+        after_pass=after_pass,
+        on_record=on_record,
+    )
+
+
+def platform_moderators() -> PlatformModerators:
+    """Moderators as ``serve`` and ``digests`` check them: each platform adapter registers its
+    own check; console users moderate their own chats."""
+    return PlatformModerators({"console": EveryoneModerates()})
 
 
 def build_bot(services: Services) -> BriefingBot:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from adapters.app import Config, build_bot, digest_renderer, open_services
+from adapters.app import Config, build_bot, open_services, platform_moderators
 from adapters.cli_db import register as register_db
 from adapters.cli_store import DeliveryWiring, register
 from adapters.console import ConsoleChat
@@ -79,8 +80,16 @@ def _config(args: argparse.Namespace) -> Config:
     return Config.from_env(corpus=args.corpus, db=args.db, no_cache=args.no_cache)
 
 
-def _wiring(args: argparse.Namespace, services: Services) -> DeliveryWiring:
-    return DeliveryWiring(render_custom=digest_renderer(services))
+@asynccontextmanager
+async def _wiring(args: argparse.Namespace, services: Services) -> AsyncIterator[DeliveryWiring]:
+    """``digests`` delivers through every platform whose token is set, as ``serve`` does."""
+    from adapters.platform_senders import open_senders  # the platform libraries load here only
+
+    assert services.store is not None
+    # As under serve: each platform answers for its own chats' moderators.
+    bot = build_bot(dataclasses.replace(services, moderators=platform_moderators()))
+    async with open_senders(bot, services.store, os.environ) as opened:
+        yield DeliveryWiring(opened.senders, opened.skipped, opened.failed)
 
 
 def _open(args: argparse.Namespace) -> AbstractAsyncContextManager[Services]:

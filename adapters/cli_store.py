@@ -1,12 +1,14 @@
 """The CLI's database commands: ``inquiry-bot ingest`` and ``inquiry-bot digests``.
 
-``adapters/cli.py`` calls :func:`register` with its subparsers and a ``build`` function:
+``adapters/cli.py`` calls :func:`register` with its subparsers and two functions:
 
     build(args) -> async context manager yielding Services   (with a store)
+    wiring(args, services) -> async context manager yielding DeliveryWiring
 
 so these commands get the same corpus, index, clock and database as the rest of the CLI, and
-the database is closed when the command ends. Each subcommand sets ``args.func``, a coroutine
-function ``func(args) -> int`` (the exit status) for ``main`` to run.
+``digests`` the chat platforms' senders (those ``serve`` uses), all closed when the command
+ends. Each subcommand sets ``args.func``, a coroutine function ``func(args) -> int`` (the
+exit status) for ``main`` to run.
 """
 
 from __future__ import annotations
@@ -15,19 +17,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from adapters.app import Config, lease_from_env
+from adapters.app import Config, digest_scheduler, lease_from_env
 from adapters.console_delivery import ConsoleSender
-from bot.digests.digest import DigestBuilder, RenderCustom
-from bot.digests.scheduler import DeliveryRecord, Scheduler
+from bot.digests.scheduler import DeliveryRecord
 from bot.documents.ingest import IngestReport, MetaOverrides, ingest
-from bot.errors import UserInputError
+from bot.errors import BotError, UserInputError
 from bot.ports import Sender
 from bot.services import Services
 from bot.store import Store
@@ -38,14 +39,23 @@ Command = Callable[[argparse.Namespace], Awaitable[int]]
 
 @dataclass(frozen=True)
 class DeliveryWiring:
-    """What ``digests`` needs besides the console: other platforms' senders, and the
-    renderer of chats' own digest templates (``bot.templates.digest_render.make_render_custom``)."""
+    """What ``digests`` needs besides the console: the other platforms' senders, and why
+    each platform without one was skipped (said on stderr; a failure exits with 1)."""
 
     senders: Mapping[str, Sender] = field(default_factory=dict)
-    render_custom: RenderCustom | None = None
+    skipped: Mapping[str, str] = field(default_factory=dict)  # no token set
+    failed: Mapping[str, str] = field(default_factory=dict)  # could not sign in
 
 
-Wiring = Callable[[argparse.Namespace, Services], DeliveryWiring]
+Wiring = Callable[[argparse.Namespace, Services], AbstractAsyncContextManager[DeliveryWiring]]
+
+
+@asynccontextmanager
+async def console_only(
+    args: argparse.Namespace, services: Services
+) -> AsyncIterator[DeliveryWiring]:
+    """No platform but the console (tests, and a CLI wired without platforms)."""
+    yield DeliveryWiring()
 
 
 def register(
@@ -89,7 +99,7 @@ def register(
     digests.add_argument(
         "--concurrency", type=_positive, default=8, metavar="N", help="sends at once (8)"
     )
-    digests.set_defaults(func=_digests_command(build, wiring))
+    digests.set_defaults(func=_digests_command(build, wiring or console_only))
 
 
 def parse_at(text: str) -> datetime:
@@ -170,37 +180,70 @@ class ProgressBar:
 # -- digests -----------------------------------------------------------------------------------
 
 
-def _digests_command(build: BuildServices, wiring: Wiring | None) -> Command:
+def _digests_command(build: BuildServices, wiring: Wiring) -> Command:
     async def run(args: argparse.Namespace) -> int:
-        async with build(args) as services:
+        async with build(args) as services, wiring(args, services) as platforms:
             store = _require_store(services)
-            extra = wiring(args, services) if wiring else DeliveryWiring()
+            await report_skipped(platforms, store, sys.stderr)
             console = ConsoleSender(None if args.json else sys.stdout)
-            senders: dict[str, Sender] = {**extra.senders, console.platform: console}
-            builder = DigestBuilder(services.corpus, services.views, store, extra.render_custom)
-            scheduler = Scheduler(
+            senders: dict[str, Sender] = {**platforms.senders, console.platform: console}
+            lines = JsonLines(sys.stdout) if args.json else None
+            scheduler = digest_scheduler(
+                services,
                 store,
                 senders,
-                builder,
-                services.clock,
-                concurrency=args.concurrency,
                 lease=lease_from_env(os.environ),
+                concurrency=args.concurrency,
+                on_record=lines,
             )
             records = await scheduler.run_once(args.at or services.clock.now())
-        report_records(records, args.json, sys.stdout, sys.stderr)
-        return 0
+        if not args.json:
+            report_records(records, sys.stderr)
+        return 1 if platforms.failed else 0
 
     return run
 
 
-def report_records(
-    records: Sequence[DeliveryRecord], as_json: bool, out: TextIO, err: TextIO
-) -> None:
-    if as_json:
-        for record in records:
-            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        out.flush()
-        return
+class JsonLines:
+    """``digests --json``: each record is written and flushed the moment it is made, before
+    its digest is marked delivered, so a pass killed at any point has printed every digest
+    it marked (a console chat's digest is its JSON line)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, record: DeliveryRecord) -> None:
+        try:
+            self.out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            self.out.flush()
+        except OSError as err:
+            # Not marked, so sent again (and printed) on the next run; this pass stops.
+            raise OutputClosed(
+                f"Could not write to standard output ({err}); the digests not yet printed "
+                "are sent on the next run."
+            ) from err
+
+
+class OutputClosed(BotError):
+    """Standard output went away in the middle of a pass."""
+
+
+async def report_skipped(platforms: DeliveryWiring, store: Store, err: TextIO) -> None:
+    """A line for each platform that has subscribed chats but no sender on this run, and
+    why. Their due digests wait: a later run with the platform sends them, if it comes
+    within 6 hours of their time."""
+    for platform, reason in sorted({**platforms.skipped, **platforms.failed}.items()):
+        chats = len(await store.active_subscriptions([platform]))
+        if chats or platform in platforms.failed:
+            waiting = (
+                f"{chats} subscribed chat waits"
+                if chats == 1
+                else (f"{chats} subscribed chats wait")
+            )
+            err.write(f"skipped {platform}: {reason} ({waiting} for a run that has it)\n")
+
+
+def report_records(records: Sequence[DeliveryRecord], err: TextIO) -> None:
     for record in records:
         if record.platform != "console" or record.status != "delivered":
             reason = f" ({record.reason})" if record.reason else ""

@@ -11,17 +11,22 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-from adapters.app import Config, build_bot, digest_renderer, open_services
+from adapters.app import (
+    Config,
+    build_bot,
+    digest_scheduler,
+    open_services,
+    platform_moderators,
+)
 from adapters.discord.bot import DiscordAdapter, DiscordConfig
 from adapters.health import HealthServer, HttpSettings, MeteredBot, Metrics, TimedIndex, store_check
 from adapters.telegram.bot import TelegramAdapter, TelegramSettings
 from adapters.telegram.redact import install_token_redaction
 from bot.core import BriefingBot
-from bot.digests.digest import DigestBuilder
 from bot.digests.scheduler import DeliveryRecord, Scheduler, default_owner
 from bot.errors import ConfigError
 from bot.messages import ChatRef
-from bot.ports import EveryoneModerates, PlatformModerators, Sender
+from bot.ports import Sender
 from bot.services import Services
 from bot.store import Store
 
@@ -63,7 +68,14 @@ class Tokens:
         return [s.token for s in (self.telegram, self.discord) if s is not None]
 
 
+def platform_senders(platforms: Mapping[str, Platform]) -> dict[str, Sender]:
+    """What the digest scheduler sends through: each platform's own sender, by name."""
+    return {name: platform.sender for name, platform in platforms.items()}
+
+
 def build_platforms(bot: BriefingBot, store: Store, tokens: Tokens) -> dict[str, Platform]:
+    """Every platform whose token is set. ``serve`` runs them; ``digests`` opens them only
+    to send (``adapters.platform_senders``), so both deliver through the same senders."""
     platforms: dict[str, Platform] = {}
     if tokens.telegram:
         settings = tokens.telegram
@@ -107,8 +119,7 @@ async def serve(
         return 2
     install_token_redaction(*tokens.secrets)
     http = HttpSettings.from_env(env)
-    moderators = PlatformModerators({"console": EveryoneModerates()})
-    async with open_services(config, moderators=moderators) as services:
+    async with open_services(config, moderators=platform_moderators()) as services:
         assert services.store is not None
         metrics = Metrics()
         services.index = TimedIndex(services.index, metrics)  # type: ignore[assignment]
@@ -206,19 +217,16 @@ async def _start(platform: Platform, stop: asyncio.Event) -> bool:
 
 def _scheduler(process: Process, platforms: dict[str, Platform]) -> Scheduler:
     services, store = process.services, process.store
-    senders = {name: p.sender for name, p in platforms.items()}
-    builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
 
     async def count(records: Sequence[DeliveryRecord]) -> None:
         process.metrics.digest_pass(records, await store.count_unfinished())
 
-    return Scheduler(
+    return digest_scheduler(
+        services,
         store,
-        senders,
-        builder,
-        services.clock,
-        owner=process.owner,
+        platform_senders(platforms),
         lease=process.config.lease,
+        owner=process.owner,
         after_pass=count,
     )
 

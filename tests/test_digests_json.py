@@ -1,0 +1,63 @@
+"""``digests --json`` killed mid-pass: every digest it marked delivered was printed first."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+CHATS = 2_000
+KILL_AFTER = 300  # JSON lines read before the SIGKILL
+PASS_AT = "2024-05-14T07:00:00+00:00"
+RUNNER = Path(__file__).with_name("digest_runner.py")
+
+
+def delivered_in_database(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT chat_id FROM outbox WHERE status = 'delivered'")
+        found = {chat_id for (chat_id,) in rows}
+    connection.close()
+    return found
+
+
+def test_a_killed_json_pass_printed_every_digest_it_marked_delivered(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    db = tmp_path / "bot.db"
+    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    for name in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"):
+        env.pop(name, None)
+    subprocess.run([sys.executable, str(RUNNER), "setup", str(db), str(CHATS)], check=True, env=env)
+    command = [sys.executable, "-m", "adapters.cli", "digests", "--json", "--no-cache"]
+    printed: list[dict[str, str]] = []
+    with subprocess.Popen(
+        [*command, "--db", str(db), "--at", PASS_AT],
+        cwd=repo_root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        while len(printed) < KILL_AFTER and (line := process.stdout.readline()):
+            printed.append(json.loads(line))
+        process.send_signal(signal.SIGKILL)
+        rest = process.stdout.read()
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the pass ended before it could be killed"
+    # A last line may have been cut off by the kill; every whole one counts.
+    for line in rest.splitlines():
+        try:
+            printed.append(json.loads(line))
+        except json.JSONDecodeError:
+            assert line is rest.splitlines()[-1]
+
+    marked = delivered_in_database(db)
+    assert 0 < len(marked) < CHATS, "the kill came in the middle of the pass"
+    shown = {record["chat"] for record in printed if record["status"] == "delivered"}
+    assert marked <= shown, f"{len(marked - shown)} digests marked delivered were never printed"
+    assert all("Finding" in record["reply"] for record in printed)
