@@ -104,12 +104,11 @@ def test_a_database_file_sqlite_cannot_open_gets_one_clear_line(
     assert thread_errors == []
 
 
-def test_serve_with_a_folder_as_the_database_says_so_in_one_line(
-    repo_root: Path, tmp_path: Path
-) -> None:
+def serve_with_database(path: Path, repo_root: Path) -> subprocess.CompletedProcess[str]:
+    """``serve`` with a Telegram token (never used: the database fails first)."""
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
-    env.update(TELEGRAM_BOT_TOKEN="123:not-used", INQUIRY_BOT_DB=str(tmp_path))
-    done = subprocess.run(
+    env.update(TELEGRAM_BOT_TOKEN="123:not-used", INQUIRY_BOT_DB=str(path))
+    return subprocess.run(
         [sys.executable, "-m", "adapters.cli", "serve", "--no-cache"],
         cwd=repo_root,
         env=env,
@@ -117,6 +116,12 @@ def test_serve_with_a_folder_as_the_database_says_so_in_one_line(
         text=True,
         timeout=60,
     )
+
+
+def test_serve_with_a_folder_as_the_database_says_so_in_one_line(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    done = serve_with_database(tmp_path, repo_root)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"inquiry-bot: The database {tmp_path} is a folder; give a file instead, such as "
@@ -183,6 +188,10 @@ def test_a_damaged_page_read_at_start_stops_every_command_with_one_line(
         status, out, err = run([*argv, "--no-cache", "--db", str(path)], capsys, monkeypatch)
         assert status == 2, argv
         assert len(err.splitlines()) == 1 and err.startswith(DAMAGED.format(path=path)), err
+    serving = serve_with_database(path, Path(__file__).resolve().parent.parent)
+    assert serving.returncode == 2
+    assert len(serving.stderr.splitlines()) == 1, serving.stderr
+    assert serving.stderr.startswith(DAMAGED.format(path=path))
 
 
 def test_failures_from_concurrent_sends_are_one_line_only_if_all_are_the_operators() -> None:
