@@ -235,11 +235,7 @@ async def report_skipped(platforms: DeliveryWiring, store: Store, err: TextIO) -
     for platform, reason in sorted({**platforms.skipped, **platforms.failed}.items()):
         chats = len(await store.active_subscriptions([platform]))
         if chats or platform in platforms.failed:
-            waiting = (
-                f"{chats} subscribed chat waits"
-                if chats == 1
-                else (f"{chats} subscribed chats wait")
-            )
+            waiting = "1 subscribed chat waits" if chats == 1 else f"{chats} subscribed chats wait"
             err.write(f"skipped {platform}: {reason} ({waiting} for a run that has it)\n")
 
 
