@@ -49,6 +49,19 @@ LEASE_ENV = "INQUIRY_BOT_LEASE_SECONDS"
 _OFF = frozenset({"0", "off", "no", "false"})
 
 
+# Each chat platform ``serve`` and ``digests`` know, and the variable whose token turns it on.
+PLATFORM_TOKENS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+
+
+def missing_tokens(env: Mapping[str, str]) -> dict[str, str]:
+    """platform -> why it is off, for each platform whose token is not set."""
+    return {
+        name: f"{variable} is not set"
+        for name, variable in PLATFORM_TOKENS.items()
+        if not env.get(variable, "").strip()
+    }
+
+
 def default_cache_dir(env: Mapping[str, str]) -> Path:
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "inquiry-bot"

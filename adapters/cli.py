@@ -13,7 +13,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from adapters.app import Config, build_bot, open_services, platform_moderators
+from adapters.app import (
+    PLATFORM_TOKENS,
+    Config,
+    build_bot,
+    missing_tokens,
+    open_services,
+    platform_moderators,
+)
 from adapters.cli_db import register as register_db
 from adapters.cli_store import DeliveryWiring, register
 from adapters.console import ConsoleChat
@@ -83,7 +90,11 @@ def _config(args: argparse.Namespace) -> Config:
 @asynccontextmanager
 async def _wiring(args: argparse.Namespace, services: Services) -> AsyncIterator[DeliveryWiring]:
     """``digests`` delivers through every platform whose token is set, as ``serve`` does."""
-    from adapters.platform_senders import open_senders  # the platform libraries load here only
+    missing = missing_tokens(os.environ)
+    if len(missing) == len(PLATFORM_TOKENS):  # no platform: no need to load their libraries
+        yield DeliveryWiring(skipped=missing)
+        return
+    from adapters.platform_senders import open_senders
 
     assert services.store is not None
     # As under serve: each platform answers for its own chats' moderators.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 from telegram.error import InvalidToken, TelegramError
 
+from adapters.app import missing_tokens
 from adapters.discord.bot import DiscordAdapter
 from adapters.discord.lib import discord
 from adapters.serve import Platform, Tokens, build_platforms, platform_senders
@@ -28,9 +29,6 @@ from bot.ports import Sender
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
-
-# Each platform serve knows, and the variable that turns it on.
-TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
 
 @dataclass(frozen=True)
@@ -53,11 +51,7 @@ async def open_senders(
     tokens = Tokens.from_env(env)
     redactor = install_token_redaction(*tokens.secrets) if tokens.secrets else TokenRedactor()
     platforms = build_platforms(bot, store, tokens)
-    skipped = {
-        name: f"{variable} is not set"
-        for name, variable in TOKEN_VARIABLES.items()
-        if name not in platforms
-    }
+    skipped = {name: why for name, why in missing_tokens(env).items() if name not in platforms}
     opened: dict[str, Platform] = {}
     failed: dict[str, str] = {}
     try:
