@@ -104,6 +104,26 @@ def test_a_database_file_sqlite_cannot_open_gets_one_clear_line(
     assert thread_errors == []
 
 
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_a_database_path_that_is_no_regular_file_gets_one_clear_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    if kind == "pipe":
+        path = tmp_path / "bot.db"
+        os.mkfifo(path)
+    else:
+        path = Path(os.devnull)
+    status, out, err = run(["digests", "--at", DUE, "--db", str(path)], capsys, monkeypatch)
+    assert status == 2
+    assert err.splitlines() == [
+        f"inquiry-bot: The database {path} is not a regular file; give the path of a file "
+        "(--db PATH or $INQUIRY_BOT_DB)."
+    ]
+
+
 def serve_with_database(path: Path, repo_root: Path) -> subprocess.CompletedProcess[str]:
     """``serve`` with a Telegram token (never used: the database fails first)."""
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}

@@ -294,6 +294,11 @@ class SqliteStore:
                 f"The database {db_path} is a folder; give a file instead, such as "
                 f"{db_path / 'bot.db'} (--db PATH or ${DB_ENV})."
             )
+        if db_path.exists() and not db_path.is_file():  # a device or a pipe: it may even hang
+            raise ConfigError(
+                f"The database {db_path} is not a regular file; give the path of a file "
+                f"(--db PATH or ${DB_ENV})."
+            )
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
             writer = await _connect(db_path, read_only=False)
