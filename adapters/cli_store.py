@@ -217,10 +217,10 @@ class JsonLines:
             self.out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
             self.out.flush()
         except OSError as err:
-            # Not marked, so sent again (and printed) on the next run; this pass stops.
+            # Not marked, so sent again (and printed) once its claim lapses; this pass stops.
             raise OutputClosed(
                 f"Could not write to standard output ({err}); the digests not yet printed "
-                "are sent on the next run."
+                "go out once their claim lapses (INQUIRY_BOT_LEASE_SECONDS)."
             ) from err
 
 

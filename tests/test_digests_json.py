@@ -17,6 +17,7 @@ import pytest
 
 from adapters.cli import build_parser, failure_message
 from adapters.storage.sqlite import SqliteStore
+from bot.digests.delivery import RESENT_NOTE
 from bot.digests.schedule import daily
 from bot.messages import ChatRef
 
@@ -88,7 +89,7 @@ class ClosingPipe(io.StringIO):
         return super().write(text)
 
 
-async def test_when_standard_output_closes_the_digests_not_printed_go_out_next_run(
+async def test_when_standard_output_closes_the_digests_not_printed_go_out_later(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"):
@@ -111,8 +112,11 @@ async def test_when_standard_output_closes_the_digests_not_printed_go_out_next_r
     assert len(first) == 1
 
     monkeypatch.setattr(sys, "stdout", io.StringIO())
-    args = build_parser().parse_args([*argv, "--at", "2024-05-14T07:01:00+00:00"])
+    # The stopped pass's claims lapse after the lease (300 s by default).
+    args = build_parser().parse_args([*argv, "--at", "2024-05-14T07:06:00+00:00"])
     assert await args.func(args) == 0
     printed = sys.stdout.getvalue().splitlines()  # type: ignore[attr-defined]
-    second = [json.loads(line)["chat"] for line in printed]
-    assert sorted(first + second) == ["alice", "bob", "carol"]
+    second = {r["chat"]: r for r in map(json.loads, printed)}
+    assert set(first) | set(second) == {"alice", "bob", "carol"}  # nobody missed out
+    # One printed but not yet recorded when the pass stopped may come again, and says so.
+    assert all(RESENT_NOTE in second[chat]["reason"] for chat in set(first) & set(second))
