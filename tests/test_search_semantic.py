@@ -371,3 +371,27 @@ def test_ask_waits_for_meaning_on_documents_it_has_not_embedded(
     answer = json.loads(done.stdout)
     assert answer["answered"] is True
     assert "still being prepared" not in answer["reply"]
+
+
+class QuotedEmbedder(AskedEmbedder):
+    """Keeps the questions' texts as the model was given them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def query(self, text: str) -> Vectors:
+        self.texts.append(text)
+        return super().query(text)
+
+
+def test_a_chatty_question_is_embedded_as_its_content_words() -> None:
+    embedder = QuotedEmbedder()
+    index = SearchIndex.build(documents(), embedder=embedder)
+    assert index.wait_semantic(10)
+    index.search("is the passage about topic12 dealing with zebras these days")
+    index.search("topic3 and the zebras")
+    assert embedder.texts[-2:] == [
+        "passage topic12 dealing zebras days",
+        "topic3 and the zebras",  # short: as written
+    ]

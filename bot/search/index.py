@@ -83,6 +83,7 @@ class SearchResult:
 _SPAN_CACHE = 20_000
 _POOL = 100  # candidates each retriever hands to fusion
 _MEANING_CHARS = 80  # of a question, embedded: ~18 tokens (the cost grows with each)
+_SHORT_QUESTION = 40  # chars: a question this short is embedded as written
 _MAX_EXPANDED = 200  # question words looked up in the everyday-words table
 _MAX_CORRECTED = 8  # unknown words of one question looked up for a spelling correction
 _MAX_SUGGESTED = 3  # unknown words of one question given "did you mean" suggestions
@@ -412,9 +413,12 @@ class SearchIndex:
 
 
 def _meaning_text(text: str, words: list[str]) -> str:
-    """What the semantic retriever reads of a question: the question itself, or, when it
-    is long and chatty, its content words, cut short (the model's cost grows with length)."""
-    if len(text) <= _MEANING_CHARS:
+    """What the semantic retriever reads of a question: a short one as written, a longer
+    one as its content words, cut short. The model's cost grows with each token, and
+    the function words of "is the met dealing with ... these days" only cost: the
+    evaluation sets scored the same without them (a question p95 of 17 tokens, not 21).
+    Very short questions keep theirs: "could the force be split up" is mostly them."""
+    if len(text) <= _SHORT_QUESTION:
         return text
     return " ".join(words)[:_MEANING_CHARS]
 
