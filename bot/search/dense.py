@@ -21,6 +21,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from bot.search.cells import MIN_PASSAGES, CellIndex
 from bot.search.embedding import Embedder, Vectors
 from bot.search.text import Passage
 
@@ -54,30 +55,50 @@ class Progress:
 
 
 class DenseRetriever:
-    """Cosine ranking of passages against a question, over unit vectors held in memory."""
+    """Cosine ranking of passages against a question, over unit vectors held in memory:
+    every vector scanned, or with ``cells`` only those of the cells nearest the question
+    (approximate, for large corpora: see :mod:`bot.search.cells`)."""
 
     name = "semantic"
 
-    def __init__(self, embedder: Embedder, vectors: Vectors) -> None:
+    def __init__(
+        self, embedder: Embedder, vectors: Vectors | None, cells: CellIndex | None = None
+    ) -> None:
         self._embedder = embedder
-        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._cells = cells
+        # With cells the vectors live (reordered) in the cells only: one copy in memory.
+        self._vectors = None if vectors is None else np.ascontiguousarray(vectors, np.float32)
+        if self._vectors is None and cells is None:
+            raise ValueError("a dense retriever needs vectors or cells")
 
     def __len__(self) -> int:
-        return len(self._vectors)
+        return len(self._cells) if self._cells is not None else len(self.vectors)
+
+    @property
+    def approximate(self) -> bool:
+        return self._cells is not None
 
     @property
     def vectors(self) -> Vectors:
-        return self._vectors
+        if self._vectors is not None:
+            return self._vectors
+        assert self._cells is not None
+        return self._cells.vectors()
 
     def rank(self, text: str, limit: int) -> tuple[list[int], list[float]]:
         """The ``limit`` passages nearest the question, best first, with their cosines."""
-        if limit <= 0 or len(self._vectors) == 0:
+        if limit <= 0 or len(self) == 0:
             return [], []
-        scores = self._vectors @ self._embedder.query(text)
+        query = self._embedder.query(text)
+        if self._cells is not None:
+            ids, scores = self._cells.scores(query)
+        else:
+            ids, scores = None, self.vectors @ query
         limit = min(limit, len(scores))
         top = np.argpartition(-scores, limit - 1)[:limit]
         order = top[np.argsort(-scores[top], kind="stable")]
-        return order.tolist(), scores[order].tolist()
+        found = order if ids is None else ids[order]
+        return found.tolist(), scores[order].tolist()
 
 
 class SemanticIndex:
@@ -89,11 +110,13 @@ class SemanticIndex:
         passages: Sequence[Passage],
         cache_path: Path | None,
         known: Path | None = None,
+        min_cells: int = MIN_PASSAGES,
     ) -> None:
         self._embedder = embedder
         self._passages = passages
         self._path = cache_path
         self._known = known
+        self._min_cells = min_cells
         self._retriever: DenseRetriever | None = None
         self._done = 0
         self._stop = threading.Event()
@@ -130,6 +153,8 @@ class SemanticIndex:
             if vectors is not None:
                 self._retriever = DenseRetriever(self._embedder, vectors)
                 self._done = len(self._passages)
+                if len(vectors) >= self._min_cells and not self._stop.is_set():
+                    self._retriever = _with_cells(self._embedder, vectors)
         except Exception:
             logger.exception("semantic index failed; answering with BM25 alone")
         finally:
@@ -191,6 +216,18 @@ class SemanticIndex:
     def vectors(self) -> Vectors | None:
         """The passage vectors once ready (for shipping them with the documents)."""
         return self._retriever.vectors if self._retriever else None
+
+
+def _with_cells(embedder: Embedder, vectors: Vectors) -> DenseRetriever:
+    """A retriever scanning only the cells near each question. Grouping the vectors takes
+    seconds at 100,000 passages: the exact scan answers meanwhile."""
+    started = time.perf_counter()
+    cells = CellIndex(vectors)
+    logger.info(
+        "semantic index: %d passages in %d cells in %.1fs (a question scans %d)",
+        len(vectors), cells.cells, time.perf_counter() - started, cells.probes,
+    )
+    return DenseRetriever(embedder, None, cells)
 
 
 # --- vectors shipped with a corpus ------------------------------------------------------
