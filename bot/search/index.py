@@ -84,6 +84,8 @@ _SPAN_CACHE = 20_000
 _POOL = 100  # candidates each retriever hands to fusion
 _MEANING_CHARS = 80  # of a question, embedded: ~18 tokens (the cost grows with each)
 _SHORT_QUESTION = 40  # chars: a question this short is embedded as written
+_ASKING_WORDS = frozenset("how many much why who when what where which not no never".split())
+_QUESTION_WORD_RE = re.compile(r"[\w'’+-]+")
 _MAX_EXPANDED = 200  # question words looked up in the everyday-words table
 _MAX_CORRECTED = 8  # unknown words of one question looked up for a spelling correction
 _MAX_SUGGESTED = 3  # unknown words of one question given "did you mean" suggestions
@@ -414,13 +416,20 @@ class SearchIndex:
 
 def _meaning_text(text: str, words: list[str]) -> str:
     """What the semantic retriever reads of a question: a short one as written, a longer
-    one as its content words, cut short. The model's cost grows with each token, and
-    the function words of "is the met dealing with ... these days" only cost: the
-    evaluation sets scored the same without them (a question p95 of 17 tokens, not 21).
-    Very short questions keep theirs: "could the force be split up" is mostly them."""
+    one as its content words and the words saying what kind of answer it wants ("how
+    many", "why", "who"), cut short. The model's cost grows with each token, and the rest
+    of "is the met dealing with ... these days" only costs: the evaluation sets scored
+    the same without it (a question p95 of 17 tokens, not 21). Very short questions keep
+    every word: "could the force be split up" is mostly such words."""
     if len(text) <= _SHORT_QUESTION:
         return text
-    return " ".join(words)[:_MEANING_CHARS]
+    content = set(words)
+    kept = [
+        word  # as typed: the model reads capitals ("Met", "Black")
+        for word in _QUESTION_WORD_RE.findall(text)
+        if word.lower() in content or word.lower() in _ASKING_WORDS
+    ]
+    return " ".join(kept)[:_MEANING_CHARS]
 
 
 def _semantic(
