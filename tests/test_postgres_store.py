@@ -87,6 +87,30 @@ async def test_a_newer_database_is_refused_untouched(pg_url: str) -> None:
     assert await versions(pg_url) == [*(m.version for m in MIGRATIONS), LATEST + 5]
 
 
+async def test_subscribing_is_one_round_trip(pg_url: str) -> None:
+    """A /subscribe costs the database one statement (it was six: BEGIN, three writes, a read
+    back and COMMIT), whether it makes the chat or finds it deactivated."""
+    sent: list[str] = []
+    async with await PostgresStore.open(pg_url, pool_size=1) as store:
+        async with store._pool.acquire() as db:
+            reset = db.get_reset_query()
+            db.add_query_logger(lambda record: sent.append(record.query))
+        for step, at in enumerate((T0, T0 + timedelta(days=1))):
+            sent.clear()
+            sub = await store.subscribe(CHAT, weekly(step, 8, 0), "Europe/London", at)
+            await asyncio.sleep(0)  # the logger is called soon after each statement
+            assert len([q for q in sent if q != reset]) == 1, sent
+            assert (sub.schedule, sub.since, sub.active) == (weekly(step, 8, 0), at, True)
+            await store.deactivate_chat(CHAT.key, "bot removed")
+        chat = await store.get_chat(CHAT.key)
+        assert chat is not None and not chat.active
+        again = await store.subscribe(CHAT, daily(), "Asia/Tokyo", T0)
+        chat = await store.get_chat(CHAT.key)
+        assert again.active and chat is not None
+        assert (chat.active, chat.inactive_reason) == (True, "")
+        assert chat.timezone == again.timezone == "Europe/London"
+
+
 async def test_a_unix_socket_url_works(pg_server: PgServer) -> None:
     url = pg_server.socket_url()
     assert "host=/" in url and "127.0.0.1" not in url

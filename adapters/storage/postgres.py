@@ -376,28 +376,39 @@ class PostgresStore:
     async def subscribe(
         self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime
     ) -> Subscription:
-        async with self._write() as db:
-            await _insert_chat(db, chat, timezone, at)
-            await db.execute(
-                "UPDATE chats SET active = true, inactive_reason = '' WHERE chat_key = $1",
-                chat.key,
-            )
-            await db.execute(
-                """INSERT INTO subscriptions
+        # One statement, so one round trip: it is its own transaction, and the foreign key
+        # from the subscription to the chat inserted beside it is checked at its end.
+        row = await self._row(
+            """WITH c AS (
+                   INSERT INTO chats
+                       (chat_key, platform, chat_id, kind, title, timezone, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (chat_key) DO UPDATE SET active = true, inactive_reason = ''
+                   RETURNING chat_key, platform, chat_id, timezone, active
+               ), s AS (
+                   INSERT INTO subscriptions
                        (chat_key, frequency, weekday, at_time, paused, since, created_at)
-                   VALUES ($1, $2, $3, $4, false, $5, $5)
+                   VALUES ($1, $8, $9, $10, false, $7, $7)
                    ON CONFLICT (chat_key) DO UPDATE SET
                        frequency = excluded.frequency, weekday = excluded.weekday,
-                       at_time = excluded.at_time, paused = false, since = excluded.since""",
-                chat.key,
-                str(schedule.frequency),
-                schedule.weekday,
-                schedule.hhmm,
-                utc(at),
-            )
-            found = await _read_back_subscription(db, chat.key)
-        assert found is not None
-        return found
+                       at_time = excluded.at_time, paused = false, since = excluded.since
+                   RETURNING *
+               )
+               SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
+               FROM s JOIN c ON c.chat_key = s.chat_key""",
+            chat.key,
+            chat.platform,
+            chat.id,
+            str(chat.kind),
+            chat.title,
+            timezone,
+            utc(at),
+            str(schedule.frequency),
+            schedule.weekday,
+            schedule.hhmm,
+        )
+        assert row is not None
+        return _subscription(row)
 
     async def get_subscription(self, chat_key: str) -> Subscription | None:
         row = await self._row(f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1", chat_key)
