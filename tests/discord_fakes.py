@@ -127,7 +127,7 @@ class DiscordRecorder:
         self.unexpected: list[str] = []
         self.failures: dict[tuple[str, str], list[Exception]] = {}
         self.members: dict[int, dict[str, Any]] = {}  # for GET /guilds/{id}/members/{id}
-        self.gateway_error: Exception | None = None  # what connecting to the gateway raises
+        self.gateway_bot: dict[str, Any] | None = None  # GET /gateway/bot's answer
         self._ids = itertools.count(1200000000000000001)
         self.sent_ids: dict[int, Request] = {}  # message id we made up -> the request
 
@@ -149,8 +149,6 @@ class DiscordRecorder:
             raise AssertionError("a test tried to reach the network")
 
         async def gateway(http: HTTPClient, url: str, **kwargs: Any) -> Any:
-            if recorder.gateway_error is not None:
-                raise recorder.gateway_error
             recorder.unexpected.append(f"gateway connection to {url}")
             raise AssertionError("a test tried to connect to Discord's gateway")
 
@@ -161,9 +159,32 @@ class DiscordRecorder:
         monkeypatch.setattr(aiohttp.ClientSession, "ws_connect", no_network)
 
     def use_gateway(self, monkeypatch: pytest.MonkeyPatch, standin: GatewayStandin) -> None:
-        """Connect the gateway to ``standin`` on 127.0.0.1 (REST calls stay recorded)."""
+        """Connect the gateway to ``standin`` on 127.0.0.1 (REST calls stay recorded).
+
+        GET /gateway/bot answers with the stand-in's URL and its recommended shard count;
+        a client told its shards connects to Discord's default URL, sent there too.
+        """
         for name, real in _REAL_SESSION.items():
             monkeypatch.setattr(aiohttp.ClientSession, name, real)
+
+        async def identify_at_once(
+            client: discord.Client, shard_id: int | None, *, initial: bool = False
+        ) -> None:
+            # discord.py waits 5 s before each shard's IDENTIFY after the first, for Discord's
+            # rate limit; the stand-in has none.
+            return None
+
+        monkeypatch.setattr(discord.Client, "before_identify_hook", identify_at_once)
+        self.gateway_bot = {
+            "url": standin.url,
+            "shards": standin.recommended,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
+        }
 
         async def gateway(http: HTTPClient, url: str, **kwargs: Any) -> Any:
             return await _REAL_WS_CONNECT(http, standin.url, **kwargs)
@@ -276,6 +297,12 @@ class DiscordRecorder:
         last = route.url.rsplit("/", 1)[1]
         return self._message(CHANNEL_ID, request, None if last == "@original" else int(last))
 
+    def _gateway_bot(self, route: Route, request: Request) -> Any:
+        if self.gateway_bot is None:
+            self.unexpected.append("GET /gateway/bot without a gateway stand-in")
+            raise AssertionError("a test asked for Discord's gateway without a stand-in")
+        return self.gateway_bot
+
     def _member(self, route: Route, request: Request) -> Any:
         member_id = int(route.url.rsplit("/", 1)[1])
         if member_id not in self.members:
@@ -301,6 +328,7 @@ _ROUTES = {
         DiscordRecorder._webhook_edit
     ),
     ("GET", "/guilds/{guild_id}/members/{member_id}"): DiscordRecorder._member,
+    ("GET", "/gateway/bot"): DiscordRecorder._gateway_bot,
 }
 
 
@@ -361,7 +389,11 @@ def dm_channel(channel_id: int, recipient: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(channel_id), "type": 1, "recipients": [recipient]}
 
 
-def guild_create(guild_id: int = GUILD_ID, name: str = "Inquiry Watchers") -> dict[str, Any]:
+def guild_create(
+    guild_id: int = GUILD_ID,
+    name: str = "Inquiry Watchers",
+    channel_ids: tuple[int, int] = (CHANNEL_ID, OTHER_CHANNEL_ID),
+) -> dict[str, Any]:
     """A server with #general and #news, a Mods role with Manage Server, and three people."""
     return {
         "id": str(guild_id),
@@ -379,8 +411,8 @@ def guild_create(guild_id: int = GUILD_ID, name: str = "Inquiry Watchers") -> di
             role(MODERATOR_ROLE_ID, "Mods", MANAGE_GUILD, position=1),
         ],
         "channels": [
-            text_channel(CHANNEL_ID, "general", guild_id),
-            text_channel(OTHER_CHANNEL_ID, "news", guild_id),
+            text_channel(channel_ids[0], "general", guild_id),
+            text_channel(channel_ids[1], "news", guild_id),
         ],
         "threads": [],
         "members": [member(user(APP_ID, "InquiryBot", bot=True))],
@@ -651,17 +683,79 @@ class FakeDiscord:
         return await self._feed(self.state.parse_message_create, payload)
 
 
-class GatewayStandin:
-    """Discord's gateway on 127.0.0.1: says HELLO, takes IDENTIFY, answers heartbeats, and
-    records the close code the bot ends the connection with (1000: a normal close, after
-    which Discord shows the bot offline; anything else leaves a session to resume)."""
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a server's events on."""
+    return (guild_id >> 22) % shard_count
 
-    def __init__(self) -> None:
+
+def guild_on_shard(shard_id: int, shard_count: int) -> int:
+    """A server id (from GUILD_ID on) whose events come on this shard."""
+    ids = range(GUILD_ID, GUILD_ID + (shard_count << 22), 1 << 22)
+    return next(g for g in ids if shard_of(g, shard_count) == shard_id)
+
+
+@dataclass
+class Guild:
+    """A server the stand-in knows, with its two text channels."""
+
+    id: int
+    channels: tuple[int, int]
+    name: str = "Inquiry Watchers"
+
+    def payload(self) -> dict[str, Any]:
+        return guild_create(self.id, self.name, self.channels)
+
+
+@dataclass
+class Connection:
+    """One shard's connection to the stand-in, once it has identified."""
+
+    shard: tuple[int, int]  # (shard id, shard count), as sent in IDENTIFY
+    intents: int
+    socket: web.WebSocketResponse
+    sequence: int = 0
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        self.sequence += 1
+        await self.socket.send_str(json.dumps({"op": 0, "t": event, "s": self.sequence, "d": data}))
+
+
+class GatewayStandin:
+    """Discord's gateway on 127.0.0.1, for any number of shards: says HELLO, takes IDENTIFY,
+    then sends READY and each of its servers on the shard Discord would (or, with
+    ``refuse_intents``, closes with 4014 as Discord does for a privileged intent the bot is
+    not allowed), answers heartbeats, and records the close code the bot ends each
+    connection with (1000: a normal close, after which Discord shows the bot offline;
+    anything else leaves a session to resume). ``recommended`` is the shard count GET
+    /gateway/bot answers with."""
+
+    def __init__(
+        self, recommended: int = 1, guilds: tuple[Guild, ...] = (), refuse_intents: int = 0
+    ) -> None:
+        self.recommended = recommended
+        self.guilds = guilds
+        self.refuse_intents = refuse_intents
         self.identified = asyncio.Event()
         self.closed = asyncio.Event()
+        self.connections: list[Connection] = []
         self.close_codes: list[int | None] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
+
+    @property
+    def shards(self) -> list[tuple[int, int]]:
+        """Each IDENTIFY's (shard id, shard count), in the order they came."""
+        return [c.shard for c in self.connections]
+
+    def connection(self, shard_id: int) -> Connection:
+        return next(c for c in self.connections if c.shard[0] == shard_id)
+
+    async def until_identified(self, count: int, timeout: float = 10.0) -> None:
+        for _ in range(int(timeout / 0.01)):
+            if len(self.connections) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(self.connections)} of {count} shards identified")
 
     async def __aenter__(self) -> GatewayStandin:
         app = web.Application()
@@ -685,11 +779,33 @@ class GatewayStandin:
         async for frame in ws:
             if frame.type is not aiohttp.WSMsgType.TEXT:
                 continue
-            op = json.loads(frame.data).get("op")
-            if op == 1:
+            sent = json.loads(frame.data)
+            if sent.get("op") == 1:
                 await ws.send_str(json.dumps({"op": 11}))
-            elif op == 2:
-                self.identified.set()
+            elif sent.get("op") == 2:
+                await self._identify(ws, sent["d"])
         self.close_codes.append(ws.close_code)
         self.closed.set()
         return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, identify: dict[str, Any]) -> None:
+        shard_id, count = identify.get("shard") or (0, 1)
+        connection = Connection((shard_id, count), int(identify["intents"]), ws)
+        self.connections.append(connection)
+        self.identified.set()
+        if connection.intents & self.refuse_intents:
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        mine = [g for g in self.guilds if shard_of(g.id, count) == shard_id]
+        ready = {
+            "v": 10,
+            "user": user(APP_ID, "InquiryBot", bot=True),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
+            "session_id": f"session-{shard_id}",
+            "resume_gateway_url": self.url,
+            "shard": [shard_id, count],
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+        await connection.dispatch("READY", ready)
+        for guild in mine:
+            await connection.dispatch("GUILD_CREATE", guild.payload())

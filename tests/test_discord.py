@@ -14,7 +14,7 @@ import pytest
 
 from adapters.app import Config, build_services
 from adapters.discord.answers import ReplyView
-from adapters.discord.bot import DiscordAdapter, DiscordConfig
+from adapters.discord.bot import DiscordAdapter, DiscordConfig, Shards
 from adapters.discord.lib import discord
 from adapters.discord.render import utf16_len
 from bot.briefing_commands import build_table
@@ -45,9 +45,12 @@ from tests.discord_fakes import (
     DiscordRecorder,
     FakeDiscord,
     GatewayStandin,
+    Guild,
     Request,
+    guild_on_shard,
     http_error,
     member,
+    message,
     settle,
     text_channel,
     user,
@@ -648,38 +651,165 @@ async def test_removing_the_bot_from_a_server_deactivates_its_channels(
 
 
 async def test_start_connects_in_the_background_and_explains_a_refused_intent(
-    briefing_bot: BriefingBot, recorder: DiscordRecorder, caplog: pytest.LogCaptureFixture
+    briefing_bot: BriefingBot,
+    recorder: DiscordRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # What discord.py raises when the gateway closes with 4014 (intent not enabled).
-    recorder.gateway_error = discord.PrivilegedIntentsRequired(None)
     adapter = DiscordAdapter(briefing_bot, "test-token", message_content=True)
-    try:
-        await adapter.start()
-        assert [r.path for r in recorder.requests][:2] == ["/users/@me", "/oauth2/applications/@me"]
-        with pytest.raises(discord.PrivilegedIntentsRequired):
-            await adapter.wait_closed()
-        assert "enable it for the bot in the developer portal" in caplog.text
-    finally:
-        await adapter.stop()
+    message_content = discord.Intents(message_content=True).value
+    # Discord closes each shard's connection with 4014 after its IDENTIFY asks for the intent.
+    async with GatewayStandin(recommended=2, refuse_intents=message_content) as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            assert [r.path for r in recorder.requests][:2] == [
+                "/users/@me",
+                "/oauth2/applications/@me",
+            ]
+            with pytest.raises(discord.PrivilegedIntentsRequired):
+                await asyncio.wait_for(adapter.wait_closed(), 10)
+            await gateway.until_identified(2)
+        finally:
+            await adapter.stop()
+    assert "enable it for the bot in the developer portal" in caplog.text
+    # Start-up stopped: each shard asked once, none tried again.
+    assert sorted(gateway.shards) == [(0, 2), (1, 2)]
     assert adapter.client.is_closed()
+
+
+async def test_start_runs_as_many_shards_as_discord_recommends(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token")
+    async with GatewayStandin(recommended=3) as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            await gateway.until_identified(3)
+            await until(lambda: len(adapter.client.shards) == 3)
+        finally:
+            await adapter.stop()
+    assert len(recorder.requests_to("GET", "/gateway/bot")) == 1
+    assert sorted(gateway.shards) == [(0, 3), (1, 3), (2, 3)]
+    assert adapter.client.shard_count == 3
+
+
+async def test_shard_settings_restrict_this_process_to_its_shards(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"DISCORD_BOT_TOKEN": "x", "DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "1,3"}
+    config = DiscordConfig.from_env(env)
+    assert config is not None
+    adapter = DiscordAdapter.from_config(briefing_bot, config)
+    mine, elsewhere = guild_on_shard(1, 4), guild_on_shard(2, 4)
+    guilds = (Guild(mine, (CHANNEL_ID, OTHER_CHANNEL_ID)), Guild(elsewhere, (7001, 7002)))
+    async with GatewayStandin(recommended=1, guilds=guilds) as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            await gateway.until_identified(2)
+            await until(lambda: adapter.client.get_guild(mine) is not None)
+            assert adapter.client.get_guild(elsewhere) is None  # another process's shard
+            # Yet a digest for a channel there goes out from this process.
+            outcome = await adapter.sender.send("7002", text_reply("Your daily briefing"))
+            assert outcome.status is DeliveryStatus.DELIVERED
+        finally:
+            await adapter.stop()
+    # The count is the operator's, not Discord's recommendation, which is not asked for.
+    assert recorder.requests_to("GET", "/gateway/bot") == []
+    assert sorted(gateway.shards) == [(1, 4), (3, 4)]
+    assert [r.url.split("/")[-2] for r in recorder.messages()] == ["7002"]
+
+
+async def test_every_shard_answers_its_servers_and_gets_their_digests(
+    briefing_bot: BriefingBot,
+    recorder: DiscordRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    services: Services,
+) -> None:
+    # Two servers, one on each of the two shards Discord recommends.
+    second = guild_on_shard(1, 2)
+    guilds = (
+        Guild(guild_on_shard(0, 2), (CHANNEL_ID, OTHER_CHANNEL_ID)),
+        Guild(second, (CHANNEL_ID + 10, OTHER_CHANNEL_ID + 10), "Second Server"),
+    )
+    adapter = DiscordAdapter(briefing_bot, "test-token", message_content=True)
+    store = InMemoryStore()
+    subscribed = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
+    for guild in guilds:
+        chat = ChatRef("discord", str(guild.channels[1]), ChatKind.GROUP, guild.name)
+        await store.subscribe(
+            chat, Schedule(Frequency.DAILY, time(8, 0)), "Europe/London", subscribed
+        )
+    scheduler = Scheduler(
+        store,
+        {"discord": adapter.sender},
+        DigestBuilder(services.corpus, services.views, store),
+        services.clock,
+    )
+    async with GatewayStandin(recommended=2, guilds=guilds) as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            await gateway.until_identified(2)
+            await until(lambda: all(adapter.client.get_guild(g.id) for g in guilds))
+            known = [adapter.client.get_guild(g.id) for g in guilds]
+            assert sorted(g.shard_id for g in known if g is not None) == [0, 1]
+
+            before = len(recorder.requests)
+            said = message(
+                recorder.new_id(),
+                guilds[1].channels[0],
+                MEMBER.user,
+                "!where",
+                guild_id=second,
+                author_member=member(MEMBER.user),
+            )
+            await gateway.connection(1).dispatch("MESSAGE_CREATE", said)
+            await until(lambda: bool(recorder.messages(recorder.since(before))))
+            answer = only_message(recorder.since(before))
+            assert f"/channels/{guilds[1].channels[0]}/messages" in answer.url
+            assert answer.content.startswith(f"discord:{guilds[1].channels[0]} group")
+
+            records = await scheduler.run_once(datetime(2024, 3, 4, 8, 1, tzinfo=UTC))
+        finally:
+            await adapter.stop()
+            await store.close()
+    assert sorted(r.status for r in records) == ["delivered", "delivered"]
+    posted = {r.url.split("/channels/")[1].split("/")[0] for r in recorder.messages()}
+    assert {str(g.channels[1]) for g in guilds} <= posted
 
 
 async def test_stopping_closes_the_gateway_normally(
     briefing_bot: BriefingBot, recorder: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     adapter = DiscordAdapter(briefing_bot, "test-token")
-    async with GatewayStandin() as gateway:
+    async with GatewayStandin(recommended=2) as gateway:
         recorder.use_gateway(monkeypatch, gateway)
         try:
             await adapter.start()
-            await asyncio.wait_for(gateway.identified.wait(), 10)
-            await until(lambda: adapter.client.ws is not None and adapter.client.ws.open)
-            await asyncio.sleep(0.05)  # the client is now waiting for the next event
+            await gateway.until_identified(2)
+            await until(
+                lambda: (
+                    len(adapter.client.shards) == 2
+                    and not any(s.is_closed() for s in adapter.client.shards.values())
+                )
+            )
+            await asyncio.sleep(0.05)  # each shard is now waiting for its next event
         finally:
             await adapter.stop()
-        await asyncio.wait_for(gateway.closed.wait(), 10)
-    # 1000 ends the session: Discord shows the bot offline at once, not after a timeout.
-    assert gateway.close_codes == [1000]
+        await until(lambda: len(gateway.close_codes) == 2)
+    # 1000 ends each session: Discord shows the bot offline at once, not after a timeout.
+    assert gateway.close_codes == [1000, 1000]
+
+
+async def test_stopping_an_adapter_that_never_started_is_harmless(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token")
+    await adapter.stop()
+    assert recorder.requests == []
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -710,30 +840,25 @@ def test_configuration_comes_from_the_environment() -> None:
         DiscordConfig.from_env({"DISCORD_BOT_TOKEN": "x", "DISCORD_COMMAND_PREFIX": "bot"})
 
 
-def test_shards_from_the_environment_pick_the_sharded_client(
-    briefing_bot: BriefingBot, recorder: DiscordRecorder
-) -> None:
-    from adapters.discord.bot import DiscordClient, ShardedDiscordClient, Shards
-
+def test_shards_from_the_environment(briefing_bot: BriefingBot, recorder: DiscordRecorder) -> None:
     base = {"DISCORD_BOT_TOKEN": "x"}
-    one = DiscordConfig.from_env(base)
-    assert one is not None and one.shards == Shards()
+    for automatic in ({}, {"DISCORD_SHARD_COUNT": "auto"}):
+        config = DiscordConfig.from_env({**base, **automatic})
+        assert config is not None and config.shards == Shards()
+        client = DiscordAdapter.from_config(briefing_bot, config).client
+        assert isinstance(client, discord.AutoShardedClient) and client.shard_count is None
     split = DiscordConfig.from_env({**base, "DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "2,3"})
-    assert split is not None and split.shards == Shards(True, 4, (2, 3))
-    auto = DiscordConfig.from_env({**base, "DISCORD_SHARD_COUNT": "auto"})
-    assert auto is not None and auto.shards == Shards(sharded=True)
+    assert split is not None and split.shards == Shards(4, (2, 3))
+    client = DiscordAdapter.from_config(briefing_bot, split).client
+    assert (client.shard_count, client.shard_ids) == (4, [2, 3])
+    every = DiscordConfig.from_env({**base, "DISCORD_SHARD_COUNT": "2"})
+    assert every is not None and every.shards == Shards(2, (0, 1))
     for bad in ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "3,4"},
                 {"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "1,1"},
-                {"DISCORD_SHARD_IDS": "0"}, {"DISCORD_SHARD_COUNT": "many"}):  # fmt: skip
+                {"DISCORD_SHARD_IDS": "0"}, {"DISCORD_SHARD_COUNT": "many"},
+                {"DISCORD_SHARD_COUNT": "0"}):  # fmt: skip
         with pytest.raises(ConfigError, match="DISCORD_SHARD"):
             DiscordConfig.from_env({**base, **bad})
-
-    assert type(DiscordAdapter.from_config(briefing_bot, one).client) is DiscordClient
-    client = DiscordAdapter.from_config(briefing_bot, split).client
-    assert isinstance(client, ShardedDiscordClient)
-    assert (client.shard_count, client.shard_ids) == (4, [2, 3])
-    auto_client = DiscordAdapter.from_config(briefing_bot, auto).client
-    assert isinstance(auto_client, ShardedDiscordClient) and auto_client.shard_count is None
 
 
 async def test_a_digest_in_several_messages_can_resume_part_way(

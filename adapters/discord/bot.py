@@ -77,23 +77,20 @@ class DiscordConfig:
 class Shards:
     """Which gateway shards this process runs (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS).
 
-    Unset: one unsharded connection. ``auto``: sharded, as many shards as Discord
-    recommends, all in this process. A number N: N shards across every process, this one
-    running DISCORD_SHARD_IDS (all N if unset).
+    Unset (or ``auto``): as many shards as Discord recommends for the bot, all in this
+    process. A number N: N shards across every process, this one running
+    DISCORD_SHARD_IDS (all N if unset).
     """
 
-    sharded: bool = False
-    count: int | None = None  # None with sharded: Discord's recommendation
+    count: int | None = None  # None: Discord's recommendation, asked at connection
     ids: tuple[int, ...] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Shards:
         raw_count = env.get("DISCORD_SHARD_COUNT", "").strip().lower()
         raw_ids = env.get("DISCORD_SHARD_IDS", "").strip()
-        if not raw_count and not raw_ids:
+        if raw_count in ("", "auto") and not raw_ids:
             return cls()
-        if raw_count == "auto" and not raw_ids:
-            return cls(sharded=True)
         if not raw_count.isdigit() or int(raw_count) < 1:
             raise ConfigError(
                 f"DISCORD_SHARD_COUNT must be the number of shards across all processes "
@@ -101,14 +98,20 @@ class Shards:
             )
         count = int(raw_count)
         if not raw_ids:
-            return cls(True, count, tuple(range(count)))
+            return cls(count, tuple(range(count)))
         parts = [p.strip() for p in raw_ids.split(",")]
         if not all(p.isdigit() and int(p) < count for p in parts) or len(set(parts)) < len(parts):
             raise ConfigError(
                 f"DISCORD_SHARD_IDS must list this process's shards, each from 0 to "
                 f"{count - 1} once, separated by commas (e.g. 0,1), not {raw_ids!r}"
             )
-        return cls(True, count, tuple(int(p) for p in parts))
+        return cls(count, tuple(int(p) for p in parts))
+
+    def options(self) -> dict[str, Any]:
+        """AutoShardedClient's arguments (none: it asks Discord how many shards to run)."""
+        if self.count is None:
+            return {}
+        return {"shard_count": self.count, "shard_ids": list(self.ids or range(self.count))}
 
 
 def check_prefix(prefix: str) -> None:
@@ -123,28 +126,30 @@ def check_prefix(prefix: str) -> None:
 # The client and the adapter
 
 
-class _ClientEvents:
-    """The adapter's event handlers and command tree, for either kind of client below."""
+class DiscordClient(discord.AutoShardedClient):
+    """discord.py's AutoShardedClient with the adapter's event handlers and command tree.
+
+    Sharded always: by default it runs as many shards as Discord recommends (one for a bot
+    in fewer than 2,500 servers), so a growing bot needs no change; DISCORD_SHARD_COUNT and
+    DISCORD_SHARD_IDS split the shards over several processes.
+    """
 
     def __init__(
         self,
         adapter: DiscordAdapter,
         intents: discord.Intents,
         max_ratelimit_timeout: float,
-        shards: Shards | None = None,
+        shards: Shards,
     ) -> None:
-        options: dict[str, Any] = {}
-        if shards is not None and shards.count is not None:
-            options = {"shard_count": shards.count, "shard_ids": list(shards.ids or ())}
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             max_messages=None,
             max_ratelimit_timeout=max_ratelimit_timeout,
-            **options,
+            **shards.options(),
         )
         self.adapter = adapter
-        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
 
     async def setup_hook(self) -> None:
         await self.adapter.setup()
@@ -157,23 +162,6 @@ class _ClientEvents:
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         await self.adapter.chats_gone([channel.id], f"channel #{channel.name} deleted")
-
-
-class DiscordClient(_ClientEvents, discord.Client):
-    """One gateway connection: enough for a bot in up to 2,500 servers."""
-
-
-class ShardedDiscordClient(_ClientEvents, discord.AutoShardedClient):
-    """discord.py's AutoShardedClient: the shards DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS
-    give this process (``auto``: as many as Discord recommends, all in this process)."""
-
-
-def make_client(
-    adapter: DiscordAdapter, intents: discord.Intents, timeout: float, shards: Shards | None
-) -> DiscordClient | ShardedDiscordClient:
-    if shards is None or not shards.sharded:
-        return DiscordClient(adapter, intents, timeout)
-    return ShardedDiscordClient(adapter, intents, timeout, shards)
 
 
 class DiscordAdapter:
@@ -207,7 +195,8 @@ class DiscordAdapter:
         self.on_chat_gone = on_chat_gone
         self.button_timeout = button_timeout
         self.defer_after = defer_after
-        self.client = make_client(self, self._intents(), max_ratelimit_timeout, shards)
+        shards = shards or Shards()
+        self.client = DiscordClient(self, self._intents(), max_ratelimit_timeout, shards)
         self.client.add_dynamic_items(PayloadButton)
         self.answers = Answers(button_timeout)
         self.sender = DiscordSender(self.client, self.answers)
@@ -218,6 +207,7 @@ class DiscordAdapter:
         for command in self.commands:
             self.client.tree.add_command(command, guild=self._guild())
         self._runner: asyncio.Task[None] | None = None
+        self._opened = False  # login was tried: the client has something to close
         self._register_moderators()
         bot.services.pager.limit_platform(PLATFORM, PAGE_LIMIT, rendered_length)
 
@@ -237,6 +227,7 @@ class DiscordAdapter:
 
     async def login(self) -> None:
         """Check the token with Discord and register the slash commands (no gateway yet)."""
+        self._opened = True
         await self.client.login(self.token)
 
     async def start(self) -> None:
@@ -249,12 +240,15 @@ class DiscordAdapter:
         self.answers.stop()
         runner, self._runner = self._runner, None
         if runner is not None and not runner.done():
-            # The gateway reader must stop first: aiohttp hands a close made while a read
-            # waits to the reader, and discord.py's reader closes with 4000 (resumable),
-            # so the bot would stay online, to Discord, until the session timed out.
+            # The connection's task stops first, so nothing takes the close for a reason
+            # to reconnect. discord.py's close then cancels each shard's reader before
+            # closing its socket with 1000: a close made while a read waits would go to
+            # the reader, which closes with 4000 (resumable), and the bot would stay
+            # online, to Discord, until the session timed out.
             runner.cancel()
             await asyncio.wait({runner})
-        await self.client.close()
+        if self._opened:  # AutoShardedClient's close needs what login set up
+            await self.client.close()
         if runner is not None and not runner.cancelled() and runner.exception() is not None:
             logger.error(
                 "the Discord connection had ended with an error", exc_info=runner.exception()
