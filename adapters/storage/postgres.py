@@ -396,13 +396,7 @@ class PostgresStore:
                )
                SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
                FROM s JOIN c ON c.chat_key = s.chat_key""",
-            chat.key,
-            chat.platform,
-            chat.id,
-            str(chat.kind),
-            chat.title,
-            timezone,
-            utc(at),
+            *_chat_values(chat, timezone, at),
             str(schedule.frequency),
             schedule.weekday,
             schedule.hhmm,
@@ -819,14 +813,13 @@ async def _insert_chat(
     await db.execute(
         """INSERT INTO chats (chat_key, platform, chat_id, kind, title, timezone, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (chat_key) DO NOTHING""",
-        chat.key,
-        chat.platform,
-        chat.id,
-        str(chat.kind),
-        chat.title,
-        timezone,
-        utc(at),
+        *_chat_values(chat, timezone, at),
     )
+
+
+def _chat_values(chat: ChatRef, timezone: str, at: datetime) -> tuple[Any, ...]:
+    """A new chat's columns, in the order of the INSERTs above."""
+    return (chat.key, chat.platform, chat.id, str(chat.kind), chat.title, timezone, utc(at))
 
 
 async def _read_back_subscription(db: asyncpg.Connection, chat_key: str) -> Subscription | None:
