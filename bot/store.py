@@ -34,6 +34,7 @@ class ChatSettings:
     title: str | None = None
     active: bool = True  # False once the platform said the bot can't reach it
     inactive_reason: str = ""
+    inquiry: str = ""  # the inquiry the chat follows ("": the deployment's default)
 
     @property
     def ref(self) -> ChatRef:
@@ -57,6 +58,7 @@ class Subscription:
     recommendation_cursor: int = 0
     last_digest_at: datetime | None = None  # when the last digest was planned
     active: bool = True  # the chat is reachable
+    inquiry: str = ""  # a chat has one subscription per inquiry
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class DocumentRecord:
     date: str | None = None
     url: str | None = None
     kind: str = "news"
+    inquiry: str = ""  # the inquiry it was added to
 
 
 class OutboxStatus(enum.StrEnum):
@@ -189,20 +192,38 @@ class Store(Protocol):
         """Delete everything stored for the chat. False if there was nothing."""
         ...
 
-    # -- subscriptions
-    async def subscribe(
-        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime
-    ) -> Subscription:
-        """Start (or change) the chat's digest; it is unpaused and owed from ``at`` on."""
+    async def set_chat_inquiry(
+        self, chat: ChatRef, inquiry: str, timezone: str, at: datetime
+    ) -> ChatSettings:
+        """The chat now follows ``inquiry`` (creating its settings, in ``timezone``, if new)."""
         ...
 
-    async def get_subscription(self, chat_key: str) -> Subscription | None: ...
+    async def adopt_unassigned(self, inquiry: str) -> int:
+        """Chats, subscriptions and added documents stored before there were several
+        inquiries (inquiry "") now belong to ``inquiry``; returns how many rows changed."""
+        ...
 
-    async def set_paused(self, chat_key: str, paused: bool, at: datetime) -> Subscription | None:
+    # -- subscriptions: one per chat and inquiry
+    async def subscribe(
+        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime, inquiry: str = ""
+    ) -> Subscription:
+        """Start (or change) the chat's digest of ``inquiry``; it is unpaused and owed from
+        ``at`` on."""
+        ...
+
+    async def get_subscription(self, chat_key: str, inquiry: str = "") -> Subscription | None: ...
+
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
+        """The chat's subscriptions, oldest first."""
+        ...
+
+    async def set_paused(
+        self, chat_key: str, paused: bool, at: datetime, inquiry: str = ""
+    ) -> Subscription | None:
         """Resuming owes digests from ``at`` on, not the ones missed while paused."""
         ...
 
-    async def unsubscribe(self, chat_key: str) -> bool: ...
+    async def unsubscribe(self, chat_key: str, inquiry: str = "") -> bool: ...
 
     async def active_subscriptions(
         self, platforms: Collection[str] | None = None
@@ -415,7 +436,8 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class _Memory:
     chats: dict[str, ChatSettings] = field(default_factory=dict)
-    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # by chat key
+    # by (chat key, inquiry)
+    subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
     alerts: dict[int, Alert] = field(default_factory=dict)
     templates: dict[tuple[str, str], list[TemplateVersion]] = field(default_factory=dict)
     digest_template: dict[str, str] = field(default_factory=dict)
@@ -462,18 +484,22 @@ class InMemoryStore:
     async def set_timezone(self, chat: ChatRef, timezone: str, at: datetime) -> ChatSettings:
         settings = replace(self._ensure_chat(chat, timezone, at), timezone=timezone)
         self._m.chats[chat.key] = settings
-        sub = self._m.subscriptions.get(chat.key)
-        if sub is not None:
-            self._m.subscriptions[chat.key] = replace(sub, timezone=timezone)
+        for key, sub in self._subscriptions_of(chat.key):
+            self._m.subscriptions[key] = replace(sub, timezone=timezone)
         return settings
+
+    def _subscriptions_of(self, chat_key: str) -> list[tuple[tuple[str, str], Subscription]]:
+        return sorted(
+            ((k, s) for k, s in self._m.subscriptions.items() if k[0] == chat_key),
+            key=lambda pair: pair[1].id,
+        )
 
     async def deactivate_chat(self, chat_key: str, reason: str) -> None:
         settings = self._m.chats.get(chat_key)
         if settings is not None:
             self._m.chats[chat_key] = replace(settings, active=False, inactive_reason=reason)
-        sub = self._m.subscriptions.get(chat_key)
-        if sub is not None:
-            self._m.subscriptions[chat_key] = replace(sub, active=False)
+        for key, sub in self._subscriptions_of(chat_key):
+            self._m.subscriptions[key] = replace(sub, active=False)
 
     async def move_chat(self, old_key: str, new: ChatRef) -> bool:
         settings = self._m.chats.get(old_key)
@@ -491,9 +517,9 @@ class InMemoryStore:
             kind=new.kind,
             title=new.title or settings.title,
         )
-        sub = m.subscriptions.pop(old_key, None)
-        if sub is not None:
-            m.subscriptions[new.key] = replace(
+        for key, sub in self._subscriptions_of(old_key):
+            del m.subscriptions[key]
+            m.subscriptions[(new.key, key[1])] = replace(
                 sub, chat_key=new.key, platform=new.platform, chat_id=new.id
             )
         for alert_id, alert in list(m.alerts.items()):
@@ -519,16 +545,43 @@ class InMemoryStore:
     def _forget(self, chat_key: str) -> bool:
         m = self._m
         found = m.chats.pop(chat_key, None) is not None
-        sub = m.subscriptions.pop(chat_key, None)
-        if sub is not None:
-            self._drop_outbox(lambda e: e.subscription_id == sub.id)
-        self._drop_outbox(lambda e: e.chat_key == chat_key)
+        subs = self._subscriptions_of(chat_key)
+        for key, _ in subs:
+            del m.subscriptions[key]
+        gone = {sub.id for _, sub in subs}
+        self._drop_outbox(lambda e: e.subscription_id in gone or e.chat_key == chat_key)
         m.alerts = {i: a for i, a in m.alerts.items() if a.chat_key != chat_key}
         templates = {k: v for k, v in m.templates.items() if k[0] != chat_key}
         found = found or len(templates) < len(m.templates)
         m.templates = templates
         found = m.digest_template.pop(chat_key, None) is not None or found
-        return found or sub is not None
+        return found or bool(subs)
+
+    async def set_chat_inquiry(
+        self, chat: ChatRef, inquiry: str, timezone: str, at: datetime
+    ) -> ChatSettings:
+        settings = replace(self._ensure_chat(chat, timezone, at), inquiry=inquiry)
+        self._m.chats[chat.key] = settings
+        return settings
+
+    async def adopt_unassigned(self, inquiry: str) -> int:
+        m = self._m
+        changed = 0
+        for key, settings in list(m.chats.items()):
+            if not settings.inquiry:
+                m.chats[key] = replace(settings, inquiry=inquiry)
+                changed += 1
+        for (chat_key, named), sub in list(m.subscriptions.items()):
+            if not named:
+                del m.subscriptions[(chat_key, named)]
+                if (chat_key, inquiry) not in m.subscriptions:
+                    m.subscriptions[(chat_key, inquiry)] = replace(sub, inquiry=inquiry)
+                changed += 1
+        for doc_id, record in list(m.documents.items()):
+            if not record.inquiry:
+                m.documents[doc_id] = replace(record, inquiry=inquiry)
+                changed += 1
+        return changed
 
     def _drop_outbox(self, doomed: Callable[[OutboxEntry], bool]) -> None:
         m = self._m
@@ -539,13 +592,13 @@ class InMemoryStore:
 
     # -- subscriptions
     async def subscribe(
-        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime
+        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime, inquiry: str = ""
     ) -> Subscription:
         settings = self._ensure_chat(chat, timezone, at)
         if not settings.active:  # a message from the chat shows it is reachable again
             settings = replace(settings, active=True, inactive_reason="")
             self._m.chats[chat.key] = settings
-        old = self._m.subscriptions.get(chat.key)
+        old = self._m.subscriptions.get((chat.key, inquiry))
         if old is None:
             sub = Subscription(
                 id=self._new_id(),
@@ -556,27 +609,33 @@ class InMemoryStore:
                 schedule=schedule,
                 since=utc(at),
                 created_at=utc(at),
+                inquiry=inquiry,
             )
         else:
             sub = replace(old, schedule=schedule, paused=False, since=utc(at), active=True)
-        self._m.subscriptions[chat.key] = sub
+        self._m.subscriptions[(chat.key, inquiry)] = sub
         return sub
 
-    async def get_subscription(self, chat_key: str) -> Subscription | None:
-        return self._m.subscriptions.get(chat_key)
+    async def get_subscription(self, chat_key: str, inquiry: str = "") -> Subscription | None:
+        return self._m.subscriptions.get((chat_key, inquiry))
 
-    async def set_paused(self, chat_key: str, paused: bool, at: datetime) -> Subscription | None:
-        sub = self._m.subscriptions.get(chat_key)
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
+        return [sub for _, sub in self._subscriptions_of(chat_key)]
+
+    async def set_paused(
+        self, chat_key: str, paused: bool, at: datetime, inquiry: str = ""
+    ) -> Subscription | None:
+        sub = self._m.subscriptions.get((chat_key, inquiry))
         if sub is None:
             return None
         changed = replace(sub, paused=paused)
         if sub.paused and not paused:
             changed = replace(changed, since=utc(at))
-        self._m.subscriptions[chat_key] = changed
+        self._m.subscriptions[(chat_key, inquiry)] = changed
         return changed
 
-    async def unsubscribe(self, chat_key: str) -> bool:
-        sub = self._m.subscriptions.pop(chat_key, None)
+    async def unsubscribe(self, chat_key: str, inquiry: str = "") -> bool:
+        sub = self._m.subscriptions.pop((chat_key, inquiry), None)
         if sub is None:
             return False
         self._drop_outbox(lambda e: e.subscription_id == sub.id)
@@ -711,13 +770,13 @@ class InMemoryStore:
             )
             m.outbox[entry.id] = entry
             m.outbox_keys[key] = entry.id
-            m.subscriptions[sub.chat_key] = replace(
+            moved = replace(
                 sub,
                 finding_cursor=plan.finding_cursor,
                 recommendation_cursor=plan.recommendation_cursor,
                 last_digest_at=utc(plan.planned_at),
             )
-            by_id[sub.id] = m.subscriptions[sub.chat_key]
+            m.subscriptions[(sub.chat_key, sub.inquiry)] = by_id[sub.id] = moved
             written += 1
         return written
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,9 +33,36 @@ def tables(path: Path) -> set[str]:
 
 
 async def make_version_1(path: Path) -> None:
-    async with await SqliteStore.open(path, migrations=MIGRATIONS[:1]) as store:
-        await store.subscribe(CHAT, daily(7, 30), "Europe/London", T0)
-        await store.add_alert(CHAT, "vetting", "Europe/London", T0)
+    """A database as version 1 of the code left it (written in SQL: today's code writes
+    today's schema)."""
+    async with await SqliteStore.open(path, migrations=MIGRATIONS[:1]):
+        pass
+    at = T0.isoformat()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO chats (chat_key, platform, chat_id, kind, timezone, created_at) "
+            "VALUES (?, ?, ?, 'group', 'Europe/London', ?)",
+            (CHAT.key, CHAT.platform, CHAT.id, at),
+        )
+        db.execute(
+            "INSERT INTO subscriptions (id, chat_key, frequency, at_time, since, created_at) "
+            "VALUES (7, ?, 'daily', '07:30', ?, ?)",
+            (CHAT.key, at, at),
+        )
+        db.execute(
+            "INSERT INTO alerts (chat_key, words, created_at) VALUES (?, 'vetting', ?)",
+            (CHAT.key, at),
+        )
+        db.execute(
+            "INSERT INTO outbox (subscription_id, scheduled, chat_key, platform, chat_id, "
+            "reply, status, created_at, updated_at) VALUES (7, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            (at, CHAT.key, CHAT.platform, CHAT.id, zlib.compress(b'{"lines":[]}'), at, at),
+        )
+        db.execute(
+            "INSERT INTO documents (id, title, kind, added_at, text_hash, text) "
+            "VALUES ('late-news', 'Late news', 'news', ?, 'abc', 'Some text.')",
+            (at,),
+        )
 
 
 async def test_an_older_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
@@ -48,6 +76,33 @@ async def test_an_older_database_is_upgraded_and_keeps_its_data(tmp_path: Path) 
         assert sub is not None and sub.schedule == daily(7, 30)
         assert [a.words for a in await store.list_alerts(CHAT.key)] == ["vetting"]
         assert await store.save_template(CHAT.key, "mine", "src", "ann", T0) == 1
+
+
+async def test_an_old_database_belongs_to_the_default_inquiry(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    await make_version_1(path)
+
+    async with await SqliteStore.open(path) as store:
+        assert await store.adopt_unassigned("casey") == 3  # the chat, its digest, a document
+        chat = await store.get_chat(CHAT.key)
+        assert chat is not None and chat.inquiry == "casey"
+        sub = await store.get_subscription(CHAT.key, "casey")
+        assert sub is not None and sub.id == 7 and sub.schedule == daily(7, 30)
+        [entry] = await store.list_outbox(CHAT.key)  # the queued digest survived the rebuild
+        assert entry.subscription_id == 7
+        [doc] = await store.list_documents()
+        assert doc.inquiry == "casey"
+        # The same chat can now follow a second inquiry with a digest of its own.
+        other = await store.subscribe(CHAT, daily(9), "Europe/London", T0, inquiry="harbour")
+        assert other.id != 7
+        assert [s.inquiry for s in await store.list_subscriptions(CHAT.key)] == [
+            "casey",
+            "harbour",
+        ]
+        # Unsubscribing one inquiry leaves the other, and its queued digest, alone.
+        assert await store.unsubscribe(CHAT.key, "harbour")
+        assert len(await store.list_outbox(CHAT.key)) == 1
+        assert await store.adopt_unassigned("casey") == 0
 
 
 async def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:

@@ -463,3 +463,58 @@ async def test_a_lock_has_one_holder_until_it_expires_or_is_released(store: Stor
     await store.release_lock(name, OTHER)
     assert await store.take_lock(name, ME, T0 + 2 * LEASE, T0 + 3 * LEASE) == ME
     assert await store.take_lock("another", OTHER, T0, T0 + LEASE) == OTHER
+
+
+# -- inquiries ------------------------------------------------------------------------------
+
+
+async def test_a_chat_has_a_subscription_per_inquiry(store: Store) -> None:
+    casey = await store.subscribe(GROUP, daily(8), "Europe/London", T0, inquiry="casey")
+    harbour = await store.subscribe(GROUP, weekly(0, 9), "Europe/London", T0, inquiry="harbour")
+    assert casey.id != harbour.id and (casey.inquiry, harbour.inquiry) == ("casey", "harbour")
+    again = await store.subscribe(GROUP, daily(7), "Europe/London", T0, inquiry="casey")
+    assert again.id == casey.id and again.schedule == daily(7)
+    assert [s.inquiry for s in await store.list_subscriptions(GROUP.key)] == ["casey", "harbour"]
+
+    paused = await store.set_paused(GROUP.key, True, T0, inquiry="harbour")
+    assert paused is not None and paused.paused
+    assert [s.inquiry for s in await store.active_subscriptions()] == ["casey"]
+    # Each digest moves its own cursors.
+    await store.plan_digests([planned(harbour.id, GROUP, T0, (2, 3))])
+    casey_now = await store.get_subscription(GROUP.key, "casey")
+    harbour_now = await store.get_subscription(GROUP.key, "harbour")
+    assert casey_now is not None and casey_now.finding_cursor == 0
+    assert harbour_now is not None and harbour_now.finding_cursor == 2
+
+    assert await store.unsubscribe(GROUP.key, "casey")
+    assert await store.get_subscription(GROUP.key, "casey") is None
+    assert await store.get_subscription(GROUP.key, "harbour") is not None
+    assert len(await store.list_outbox(GROUP.key)) == 1
+
+
+async def test_the_chat_follows_one_inquiry_and_moves_and_forgets_with_it(store: Store) -> None:
+    settings = await store.set_chat_inquiry(ALICE, "harbour", "Europe/Paris", T0)
+    assert settings.inquiry == "harbour" and settings.timezone == "Europe/Paris"
+    await store.subscribe(ALICE, daily(8), "Europe/Paris", T0, inquiry="harbour")
+    await store.subscribe(ALICE, daily(9), "Europe/Paris", T0, inquiry="casey")
+    await store.set_timezone(ALICE, "Asia/Tokyo", T0)
+    assert {s.timezone for s in await store.list_subscriptions(ALICE.key)} == {"Asia/Tokyo"}
+
+    moved = ChatRef("telegram", "101", ChatKind.PRIVATE, "Alice")
+    assert await store.move_chat(ALICE.key, moved)
+    chat = await store.get_chat(moved.key)
+    assert chat is not None and chat.inquiry == "harbour"
+    assert len(await store.list_subscriptions(moved.key)) == 2
+    assert await store.forget_chat(moved.key)
+    assert await store.list_subscriptions(moved.key) == []
+
+
+async def test_rows_from_before_inquiries_are_adopted_by_the_default(store: Store) -> None:
+    await store.subscribe(CONSOLE, daily(8), "Europe/London", T0)
+    await store.add_document(document("late", "Late text.", T0))
+    assert await store.adopt_unassigned("casey") == 3
+    chat = await store.get_chat(CONSOLE.key)
+    assert chat is not None and chat.inquiry == "casey"
+    assert await store.get_subscription(CONSOLE.key, "casey") is not None
+    assert [d.inquiry for d in await store.list_documents()] == ["casey"]
+    assert await store.adopt_unassigned("casey") == 0

@@ -39,6 +39,9 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    # SQLite: builds a table again (its way to change a constraint), so foreign keys are off
+    # while it runs (dropping the old table cascades to nothing) and checked before it commits.
+    rebuilds_tables: bool = False
 
 
 def pack(reply: Reply) -> bytes:

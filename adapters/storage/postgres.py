@@ -153,6 +153,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "several inquiries: each chat's current one, a subscription per chat and inquiry, "
+        "the inquiry of each added document",
+        (
+            # '' is "from before inquiries": the bot gives those rows to its default
+            # inquiry when it starts (Store.adopt_unassigned).
+            "ALTER TABLE chats ADD COLUMN inquiry text NOT NULL DEFAULT ''",
+            "ALTER TABLE documents ADD COLUMN inquiry text NOT NULL DEFAULT ''",
+            "ALTER TABLE subscriptions ADD COLUMN inquiry text NOT NULL DEFAULT ''",
+            "ALTER TABLE subscriptions DROP CONSTRAINT subscriptions_chat_key_key",
+            """ALTER TABLE subscriptions ADD CONSTRAINT subscriptions_chat_key_inquiry_key
+                UNIQUE (chat_key, inquiry)""",
+        ),
+    ),
 )
 
 
@@ -371,10 +386,36 @@ class PostgresStore:
         async with self._write() as db:
             return await _forget(db, chat_key)
 
+    async def set_chat_inquiry(
+        self, chat: ChatRef, inquiry: str, timezone: str, at: datetime
+    ) -> ChatSettings:
+        async with self._write() as db:
+            await _insert_chat(db, chat, timezone, at)
+            row = await db.fetchrow(
+                "UPDATE chats SET inquiry = $1 WHERE chat_key = $2 RETURNING *", inquiry, chat.key
+            )
+            return _chat(row)
+
+    async def adopt_unassigned(self, inquiry: str) -> int:
+        changed = 0
+        async with self._write() as db:
+            # A chat that somehow has both keeps the one already named.
+            await db.execute(
+                """DELETE FROM subscriptions WHERE inquiry = '' AND chat_key IN
+                       (SELECT chat_key FROM subscriptions WHERE inquiry = $1)""",
+                inquiry,
+            )
+            for table in ("chats", "subscriptions", "documents"):
+                status = await db.execute(
+                    f"UPDATE {table} SET inquiry = $1 WHERE inquiry = ''", inquiry
+                )
+                changed += _count(status)
+        return changed
+
     # -- subscriptions
 
     async def subscribe(
-        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime
+        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime, inquiry: str = ""
     ) -> Subscription:
         # One statement, so one round trip: it is its own transaction, and the foreign key
         # from the subscription to the chat inserted beside it is checked at its end.
@@ -387,9 +428,10 @@ class PostgresStore:
                    RETURNING chat_key, platform, chat_id, timezone, active
                ), s AS (
                    INSERT INTO subscriptions
-                       (chat_key, frequency, weekday, at_time, paused, since, created_at)
-                   VALUES ($1, $8, $9, $10, false, $7, $7)
-                   ON CONFLICT (chat_key) DO UPDATE SET
+                       (chat_key, frequency, weekday, at_time, paused, since, created_at,
+                        inquiry)
+                   VALUES ($1, $8, $9, $10, false, $7, $7, $11)
+                   ON CONFLICT (chat_key, inquiry) DO UPDATE SET
                        frequency = excluded.frequency, weekday = excluded.weekday,
                        at_time = excluded.at_time, paused = false, since = excluded.since
                    RETURNING *
@@ -400,30 +442,44 @@ class PostgresStore:
             str(schedule.frequency),
             schedule.weekday,
             schedule.hhmm,
+            inquiry,
         )
         assert row is not None
         return _subscription(row)
 
-    async def get_subscription(self, chat_key: str) -> Subscription | None:
-        row = await self._row(f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1", chat_key)
+    async def get_subscription(self, chat_key: str, inquiry: str = "") -> Subscription | None:
+        row = await self._row(
+            f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1 AND s.inquiry = $2", chat_key, inquiry
+        )
         return _subscription(row) if row else None
 
-    async def set_paused(self, chat_key: str, paused: bool, at: datetime) -> Subscription | None:
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
+        rows = await self._rows(
+            f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1 ORDER BY s.id", chat_key
+        )
+        return [_subscription(row) for row in rows]
+
+    async def set_paused(
+        self, chat_key: str, paused: bool, at: datetime, inquiry: str = ""
+    ) -> Subscription | None:
         async with self._write() as db:
             # Resuming owes only what falls due from now on.
             await db.execute(
                 """UPDATE subscriptions SET
                        since = CASE WHEN paused AND NOT $1 THEN $2 ELSE since END,
                        paused = $1
-                   WHERE chat_key = $3""",
+                   WHERE chat_key = $3 AND inquiry = $4""",
                 paused,
                 utc(at),
                 chat_key,
+                inquiry,
             )
-            return await _read_back_subscription(db, chat_key)
+            return await _read_back_subscription(db, chat_key, inquiry)
 
-    async def unsubscribe(self, chat_key: str) -> bool:
-        status = await self._pool.execute("DELETE FROM subscriptions WHERE chat_key = $1", chat_key)
+    async def unsubscribe(self, chat_key: str, inquiry: str = "") -> bool:
+        status = await self._pool.execute(
+            "DELETE FROM subscriptions WHERE chat_key = $1 AND inquiry = $2", chat_key, inquiry
+        )
         return _count(status) > 0
 
     async def active_subscriptions(
@@ -568,8 +624,8 @@ class PostgresStore:
     async def add_document(self, record: DocumentRecord) -> bool:
         status = await self._pool.execute(
             """INSERT INTO documents
-                   (id, title, outlet, date, url, kind, added_at, text_hash, text)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   (id, title, outlet, date, url, kind, added_at, text_hash, text, inquiry)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT DO NOTHING""",
             record.id,
             record.title,
@@ -580,6 +636,7 @@ class PostgresStore:
             utc(record.added_at),
             record.text_hash,
             record.text,
+            record.inquiry,
         )
         return _count(status) > 0
 
@@ -822,8 +879,12 @@ def _chat_values(chat: ChatRef, timezone: str, at: datetime) -> tuple[Any, ...]:
     return (chat.key, chat.platform, chat.id, str(chat.kind), chat.title, timezone, utc(at))
 
 
-async def _read_back_subscription(db: asyncpg.Connection, chat_key: str) -> Subscription | None:
-    row = await db.fetchrow(f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1", chat_key)
+async def _read_back_subscription(
+    db: asyncpg.Connection, chat_key: str, inquiry: str
+) -> Subscription | None:
+    row = await db.fetchrow(
+        f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = $1 AND s.inquiry = $2", chat_key, inquiry
+    )
     return _subscription(row) if row else None
 
 
@@ -847,6 +908,7 @@ def _chat(row: asyncpg.Record) -> ChatSettings:
         title=row["title"],
         active=row["active"],
         inactive_reason=row["inactive_reason"],
+        inquiry=row["inquiry"],
     )
 
 
@@ -867,6 +929,7 @@ def _subscription(row: asyncpg.Record) -> Subscription:
         recommendation_cursor=row["recommendation_cursor"],
         last_digest_at=row["last_digest_at"],
         active=row["active"],
+        inquiry=row["inquiry"],
     )
 
 
@@ -892,6 +955,7 @@ def _document(row: asyncpg.Record) -> DocumentRecord:
         date=row["date"],
         url=row["url"],
         kind=row["kind"],
+        inquiry=row["inquiry"],
     )
 
 

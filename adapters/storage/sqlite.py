@@ -168,6 +168,44 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "several inquiries: each chat's current one, a subscription per chat and inquiry, "
+        "the inquiry of each added document",
+        (
+            # '' is "from before inquiries": the bot gives those rows to its default
+            # inquiry when it starts (Store.adopt_unassigned).
+            "ALTER TABLE chats ADD COLUMN inquiry TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE documents ADD COLUMN inquiry TEXT NOT NULL DEFAULT ''",
+            # A UNIQUE constraint can't be altered: the table is built again, under its
+            # new name at the end, so the outbox's reference to it holds.
+            """CREATE TABLE subscriptions_v4 (
+                id INTEGER PRIMARY KEY,
+                chat_key TEXT NOT NULL
+                    REFERENCES chats(chat_key) ON DELETE CASCADE ON UPDATE CASCADE,
+                inquiry TEXT NOT NULL DEFAULT '',
+                frequency TEXT NOT NULL CHECK (frequency IN ('daily', 'weekly')),
+                weekday INTEGER CHECK (weekday BETWEEN 0 AND 6),
+                at_time TEXT NOT NULL,
+                paused INTEGER NOT NULL DEFAULT 0,
+                since TEXT NOT NULL,
+                finding_cursor INTEGER NOT NULL DEFAULT 0,
+                recommendation_cursor INTEGER NOT NULL DEFAULT 0,
+                last_digest_at TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (chat_key, inquiry)
+            )""",
+            """INSERT INTO subscriptions_v4
+                   (id, chat_key, frequency, weekday, at_time, paused, since, finding_cursor,
+                    recommendation_cursor, last_digest_at, created_at)
+               SELECT id, chat_key, frequency, weekday, at_time, paused, since, finding_cursor,
+                    recommendation_cursor, last_digest_at, created_at
+               FROM subscriptions""",
+            "DROP TABLE subscriptions",
+            "ALTER TABLE subscriptions_v4 RENAME TO subscriptions",
+        ),
+        rebuilds_tables=True,
+    ),
 )
 
 
@@ -249,6 +287,19 @@ async def migrate(db: aiosqlite.Connection, path: Path, migrations: Sequence[Mig
 
 
 async def _apply(db: aiosqlite.Connection, path: Path, migration: Migration) -> None:
+    if not migration.rebuilds_tables:
+        await _apply_in_transaction(db, path, migration)
+        return
+    await db.execute("PRAGMA foreign_keys = OFF")  # takes effect only outside a transaction
+    try:
+        await _apply_in_transaction(db, path, migration)
+    finally:
+        await db.execute("PRAGMA foreign_keys = ON")
+
+
+async def _apply_in_transaction(
+    db: aiosqlite.Connection, path: Path, migration: Migration
+) -> None:
     await db.execute("BEGIN IMMEDIATE")
     try:
         # Read again under the write lock: another process may have just migrated.
@@ -257,6 +308,11 @@ async def _apply(db: aiosqlite.Connection, path: Path, migration: Migration) -> 
             return
         for statement in migration.statements:
             await db.execute(statement)
+        if migration.rebuilds_tables:
+            async with db.execute("PRAGMA foreign_key_check") as cursor:
+                broken = await cursor.fetchall()
+            if broken:
+                raise sqlite3.IntegrityError(f"{len(broken)} rows lost their references")
         await db.execute(f"PRAGMA user_version = {int(migration.version)}")
         await db.execute("COMMIT")
     except sqlite3.Error as err:
@@ -442,10 +498,34 @@ class SqliteStore:
         async with self._write() as db:
             return await _forget(db, chat_key)
 
+    async def set_chat_inquiry(
+        self, chat: ChatRef, inquiry: str, timezone: str, at: datetime
+    ) -> ChatSettings:
+        async with self._write() as db:
+            await _insert_chat(db, chat, timezone, at)
+            await db.execute("UPDATE chats SET inquiry = ? WHERE chat_key = ?", (inquiry, chat.key))
+            return await _read_back_chat(db, chat.key)
+
+    async def adopt_unassigned(self, inquiry: str) -> int:
+        changed = 0
+        async with self._write() as db:
+            # A chat that somehow has both keeps the one already named.
+            await db.execute(
+                """DELETE FROM subscriptions WHERE inquiry = '' AND chat_key IN
+                       (SELECT chat_key FROM subscriptions WHERE inquiry = ?)""",
+                (inquiry,),
+            )
+            for table in ("chats", "subscriptions", "documents"):
+                cursor = await db.execute(
+                    f"UPDATE {table} SET inquiry = ? WHERE inquiry = ''", (inquiry,)
+                )
+                changed += cursor.rowcount
+        return changed
+
     # -- subscriptions
 
     async def subscribe(
-        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime
+        self, chat: ChatRef, schedule: Schedule, timezone: str, at: datetime, inquiry: str = ""
     ) -> Subscription:
         async with self._write() as db:
             await _insert_chat(db, chat, timezone, at)
@@ -455,13 +535,15 @@ class SqliteStore:
             )
             await db.execute(
                 """INSERT INTO subscriptions
-                       (chat_key, frequency, weekday, at_time, paused, since, created_at)
-                   VALUES (?, ?, ?, ?, 0, ?, ?)
-                   ON CONFLICT (chat_key) DO UPDATE SET
+                       (chat_key, inquiry, frequency, weekday, at_time, paused, since,
+                        created_at)
+                   VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+                   ON CONFLICT (chat_key, inquiry) DO UPDATE SET
                        frequency = excluded.frequency, weekday = excluded.weekday,
                        at_time = excluded.at_time, paused = 0, since = excluded.since""",
                 (
                     chat.key,
+                    inquiry,
                     str(schedule.frequency),
                     schedule.weekday,
                     schedule.hhmm,
@@ -469,29 +551,42 @@ class SqliteStore:
                     _iso(at),
                 ),
             )
-            found = await _read_back_subscription(db, chat.key)
+            found = await _read_back_subscription(db, chat.key, inquiry)
         assert found is not None
         return found
 
-    async def get_subscription(self, chat_key: str) -> Subscription | None:
-        row = await self._row(f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ?", (chat_key,))
+    async def get_subscription(self, chat_key: str, inquiry: str = "") -> Subscription | None:
+        row = await self._row(
+            f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ? AND s.inquiry = ?", (chat_key, inquiry)
+        )
         return _subscription(row) if row else None
 
-    async def set_paused(self, chat_key: str, paused: bool, at: datetime) -> Subscription | None:
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
+        rows = await self._rows(
+            f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ? ORDER BY s.id", (chat_key,)
+        )
+        return [_subscription(row) for row in rows]
+
+    async def set_paused(
+        self, chat_key: str, paused: bool, at: datetime, inquiry: str = ""
+    ) -> Subscription | None:
         async with self._write() as db:
             # Resuming owes only what falls due from now on.
             await db.execute(
                 """UPDATE subscriptions SET
                        since = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE since END,
                        paused = ?
-                   WHERE chat_key = ?""",
-                (int(paused), _iso(at), int(paused), chat_key),
+                   WHERE chat_key = ? AND inquiry = ?""",
+                (int(paused), _iso(at), int(paused), chat_key, inquiry),
             )
-            return await _read_back_subscription(db, chat_key)
+            return await _read_back_subscription(db, chat_key, inquiry)
 
-    async def unsubscribe(self, chat_key: str) -> bool:
+    async def unsubscribe(self, chat_key: str, inquiry: str = "") -> bool:
         async with self._write() as db:
-            cursor = await db.execute("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+            cursor = await db.execute(
+                "DELETE FROM subscriptions WHERE chat_key = ? AND inquiry = ?",
+                (chat_key, inquiry),
+            )
             return cursor.rowcount > 0
 
     async def active_subscriptions(
@@ -640,8 +735,9 @@ class SqliteStore:
         async with self._write() as db:
             cursor = await db.execute(
                 """INSERT INTO documents
-                       (id, title, outlet, date, url, kind, added_at, text_hash, text)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       (id, title, outlet, date, url, kind, added_at, text_hash, text,
+                        inquiry)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO NOTHING""",
                 (
                     record.id,
@@ -653,6 +749,7 @@ class SqliteStore:
                     _iso(record.added_at),
                     record.text_hash,
                     record.text,
+                    record.inquiry,
                 ),
             )
             return cursor.rowcount > 0
@@ -879,9 +976,11 @@ async def _read_back_chat(db: aiosqlite.Connection, chat_key: str) -> ChatSettin
     return _chat(row)
 
 
-async def _read_back_subscription(db: aiosqlite.Connection, chat_key: str) -> Subscription | None:
-    sql = f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ?"
-    async with db.execute(sql, (chat_key,)) as cursor:
+async def _read_back_subscription(
+    db: aiosqlite.Connection, chat_key: str, inquiry: str
+) -> Subscription | None:
+    sql = f"{_SUBSCRIPTION_SQL} WHERE s.chat_key = ? AND s.inquiry = ?"
+    async with db.execute(sql, (chat_key, inquiry)) as cursor:
         row = await cursor.fetchone()
     return _subscription(row) if row else None
 
@@ -1019,6 +1118,7 @@ def _chat(row: sqlite3.Row) -> ChatSettings:
         title=row["title"],
         active=bool(row["active"]),
         inactive_reason=row["inactive_reason"],
+        inquiry=row["inquiry"],
     )
 
 
@@ -1057,6 +1157,7 @@ def _subscription(
         recommendation_cursor=row["recommendation_cursor"],
         last_digest_at=None if row["last_digest_at"] is None else times(row["last_digest_at"]),
         active=bool(row["active"]),
+        inquiry=row["inquiry"],
     )
 
 
@@ -1086,6 +1187,7 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
         date=row["date"],
         url=row["url"],
         kind=row["kind"],
+        inquiry=row["inquiry"],
     )
 
 

@@ -1,0 +1,58 @@
+"""How an inquiry is loaded: its folder's documents, those ``ingest`` added, its index.
+
+Each inquiry's search index is cached in a folder of its own under the cache directory, so
+the caches of twenty inquiries never evict one another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bot.documents import build_corpus, load_corpus, parse_document
+from bot.ingest import with_stored
+from bot.inquiries.catalogue import LoadedInquiry, Loader
+from bot.inquiries.model import Inquiry
+from bot.model import Corpus, DocumentMeta
+from bot.store import DocumentRecord, Store
+
+
+def inquiry_cache_dir(cache_dir: Path | None, name: str) -> Path | None:
+    return cache_dir / "inquiries" / name if cache_dir is not None else None
+
+
+def record_meta(record: DocumentRecord) -> DocumentMeta:
+    return DocumentMeta(
+        record.id, record.title, record.outlet, record.date, record.kind, record.url
+    )
+
+
+def corpus_of(inquiry: Inquiry, added: Sequence[DocumentRecord]) -> Corpus:
+    """The inquiry's documents: its folder's, then those added to it with ``ingest``."""
+    parsed = [parse_document(r.text, record_meta(r)) for r in added]
+    if inquiry.folder is None:
+        return build_corpus(parsed)  # the report's structure comes from what was added
+    return with_stored(load_corpus(inquiry.folder), [p.document for p in parsed])
+
+
+def make_loader(cache_dir: Path | None, added: Mapping[str, Sequence[DocumentRecord]]) -> Loader:
+    """Loads an inquiry; ``added`` holds the documents ``ingest`` stored, by inquiry name."""
+
+    def load(inquiry: Inquiry) -> LoadedInquiry:
+        from bot.search import SearchIndex
+
+        corpus = corpus_of(inquiry, added.get(inquiry.name, ()))
+        index = SearchIndex.build(
+            corpus.documents, cache_dir=inquiry_cache_dir(cache_dir, inquiry.name)
+        )
+        return LoadedInquiry(inquiry, corpus, index)
+
+    return load
+
+
+async def added_by_inquiry(store: Store, default: str) -> dict[str, list[DocumentRecord]]:
+    """The documents ``ingest`` stored, by inquiry (those from before inquiries: the default)."""
+    found: dict[str, list[DocumentRecord]] = {}
+    for record in await store.list_documents():
+        found.setdefault(record.inquiry or default, []).append(record)
+    return found
