@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,13 +15,15 @@ from adapters.storage.sqlite import default_db_path
 from adapters.storage.urls import open_store, sqlite_path
 from bot.briefing_commands import build_table
 from bot.core import BriefingBot
-from bot.digests.digest import DigestBuilder, RenderCustom
+from bot.digests.digest import RenderCustom
 from bot.digests.schedule import configured_timezone
 from bot.digests.scheduler import LEASE, AfterPass, DeliveryRecord, Scheduler
-from bot.documents import default_corpus_dir, load_corpus
-from bot.documents.ingest import stored_documents, with_stored
+from bot.documents import default_corpus_dir
 from bot.errors import ConfigError
-from bot.model import Document
+from bot.inquiries import Catalogue, discover
+from bot.inquiries.commands import inquiry_commands
+from bot.inquiries.digests import InquiryDigests, InquiryRenderers
+from bot.inquiries.loading import group_by_inquiry, make_loader
 from bot.ports import (
     Clock,
     EveryoneModerates,
@@ -30,11 +32,9 @@ from bot.ports import (
     Sender,
     SystemClock,
 )
-from bot.search import SearchIndex
-from bot.search.dense import KNOWN_VECTORS
-from bot.search.embedding import load_embedder
+from bot.search.embedding import Embedder, load_embedder
 from bot.services import Services
-from bot.store import Store
+from bot.store import DocumentRecord, Store
 from bot.subscription_commands import subscription_commands
 from bot.templates.commands import current_contexts, template_commands
 from bot.templates.digest_render import make_render_custom
@@ -77,6 +77,7 @@ class Config:
     db_url: str | None = None  # a PostgreSQL URL, used instead of db_path when set
     lease: timedelta = LEASE  # how long a digest being sent is held before a takeover
     semantic: bool = True  # semantic search with the bundled model (INQUIRY_BOT_SEMANTIC=0: off)
+    default_inquiry: str | None = None  # else the only one, else the first by name
 
     @property
     def database(self) -> str | Path:
@@ -110,6 +111,7 @@ class Config:
             db_url=database if postgres else None,
             lease=lease_from_env(env),
             semantic=env.get("INQUIRY_BOT_SEMANTIC", "1").strip().lower() not in _OFF,
+            default_inquiry=env.get("INQUIRY_BOT_DEFAULT_INQUIRY") or None,
         )
 
 
@@ -130,30 +132,45 @@ def lease_from_env(env: Mapping[str, str]) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def build_catalogue(
+    config: Config, added: Sequence[DocumentRecord] = (), embedder: Embedder | None = None
+) -> Catalogue:
+    """Every inquiry in the corpus folder (and those only ``ingest`` made); none loaded yet.
+    ``embedder`` (one model for all) gives each inquiry's index its semantic half."""
+    groups = group_by_inquiry(added, config.default_inquiry)
+    inquiries = discover(config.corpus_dir, groups)
+    counted = [replace(i, documents=i.documents + len(groups.get(i.name, ()))) for i in inquiries]
+    loader = make_loader(config.cache_dir, groups, embedder)
+    catalogue = Catalogue(counted, loader, config.default_inquiry)
+    if "" in groups:  # added before there were inquiries, read without a database
+        groups.setdefault(catalogue.default.name, []).extend(groups.pop(""))
+    return catalogue
+
+
 def build_services(
     config: Config,
     moderators: ModeratorCheck | None = None,
     clock: Clock | None = None,
     store: Store | None = None,
-    added: Sequence[Document] = (),
+    added: Sequence[DocumentRecord] = (),
 ) -> Services:
-    corpus = with_stored(load_corpus(config.corpus_dir, config.cache_dir), added)
+    """Services answering from the default inquiry, the only one loaded at start."""
     embedder = load_embedder() if config.semantic else None
-    index = SearchIndex.build(
-        corpus.documents,
-        cache_dir=config.cache_dir,
-        embedder=embedder,
-        known_vectors=config.corpus_dir / KNOWN_VECTORS,
-    )
+    catalogue = build_catalogue(config, added, embedder)
+    first = catalogue.load_now(catalogue.default)
     logger.info(
-        "loaded %d documents (%d passages) from %s",
-        len(corpus.documents),
-        len(index.passages),
+        "serving %d inquiries from %s; %s (the default) has %d documents, %d passages",
+        len(catalogue),
         config.corpus_dir,
+        first.inquiry.name,
+        len(first.corpus.documents),
+        len(first.index.passages),
     )
     return Services(
-        corpus=corpus,
-        index=index,
+        corpus=first.corpus,
+        index=first.index,
+        inquiries=catalogue,
+        inquiry=first.inquiry,
         views=Views(),
         moderators=moderators or EveryoneModerates(),
         clock=clock or SystemClock(),
@@ -174,7 +191,10 @@ async def open_services(
     store = await open_store(config.database)
     sandbox = TemplateSandbox()
     try:
-        added = await stored_documents(store, config.cache_dir)
+        # Chats, digests and documents from before inquiries belong to the default one.
+        default = build_catalogue(config, await store.list_documents()).default
+        await store.adopt_unassigned(default.name)
+        added = await store.list_documents()
         services = build_services(config, moderators, clock, store, added)
         services.sandbox = sandbox
         yield services
@@ -184,7 +204,8 @@ async def open_services(
 
 
 def digest_renderer(services: Services) -> RenderCustom | None:
-    """How digests render a chat's own template, when the sandbox is there to run it."""
+    """How digests render a chat's own template, when the sandbox is there to run it
+    (over the services' inquiry: ``InquiryRenderers`` makes one per inquiry)."""
     if services.sandbox is None:
         return None
     return make_render_custom(services.sandbox, current_contexts(services), services.clock)
@@ -202,12 +223,12 @@ def digest_scheduler(
     on_record: Callable[[DeliveryRecord], None] | None = None,
 ) -> Scheduler:
     """The digest scheduler, built one way for ``serve`` and ``digests`` alike: the same
-    digests (with each chat's own template) go to the senders given."""
-    builder = DigestBuilder(services.corpus, services.views, store, digest_renderer(services))
+    digests (each from its subscription's inquiry, with each chat's own template) go to the
+    senders given."""
     return Scheduler(
         store,
         senders,
-        builder,
+        digest_maker(services, store),
         services.clock,
         concurrency=concurrency,
         owner=owner,
@@ -224,5 +245,11 @@ def platform_moderators() -> PlatformModerators:
 
 
 def build_bot(services: Services) -> BriefingBot:
-    table = build_table(subscription_commands(digest_renderer(services)), template_commands())
+    renderers = InquiryRenderers(digest_renderer)
+    table = build_table(inquiry_commands(), subscription_commands(renderers), template_commands())
     return BriefingBot(services, table)
+
+
+def digest_maker(services: Services, store: Store) -> InquiryDigests:
+    """What the scheduler builds digests with: each from its subscription's inquiry."""
+    return InquiryDigests(services, store, InquiryRenderers(digest_renderer))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands import Command, CommandTable, Context
 from bot.errors import UserInputError
+from bot.inquiries.chats import inquiry_label
 from bot.messages import ArgInfo, Button, Citation, Item, Reply, Result
 from bot.model import DocumentMeta, Finding, Recommendation, ReviewStructure
 from bot.search.citing import Place, place_of, short_section, short_source
@@ -81,7 +82,7 @@ def report_citation(ctx: Context, document_id: str, section: str | None) -> Cita
     title = doc.meta.title if doc else document_id
     source = doc.meta.source if doc else document_id
     url = doc.meta.url if doc else None
-    return Citation(document_id, source, title, section, url)
+    return Citation(document_id, source, title, section, url, inquiry_label(ctx.services))
 
 
 def findings_part(ctx: Context, document_id: str) -> str | None:
@@ -115,6 +116,8 @@ async def start(ctx: Context, args: str) -> Reply:
         findings=len(structure.findings),
         recommendations=len(structure.recommendations),
         documents=len(ctx.services.corpus.documents),
+        inquiry=ctx.services.inquiry,
+        inquiries=len(ctx.services.inquiries) if ctx.services.inquiries else 1,
     )
     return Reply(lines=lines)
 
@@ -230,6 +233,12 @@ async def sources(ctx: Context, args: str) -> Reply:
 async def search(ctx: Context, args: str) -> Reply:
     if not args.strip():
         raise UserInputError("What should I search for? For example: /search vetting")
+    first, _, rest = args.strip().partition(" ")
+    catalogue = ctx.services.inquiries
+    if first.lower() == "all" and rest.strip() and catalogue is not None and catalogue.several:
+        from bot.inquiries.commands import search_all
+
+        return await search_all(ctx, rest)
     return await asyncio.to_thread(answer, ctx, args)
 
 
@@ -250,20 +259,25 @@ async def page(ctx: Context, args: str) -> Reply:
     return ctx.services.pager.page(ctx.message.chat.key, parts[0], int(parts[1]))
 
 
-def answer(ctx: Context, query: str) -> Reply:
-    """Passages for a question, each cited briefly; never an empty reply. When the
-    documents do not answer it the reply says so first, and the nearest passages follow
-    under a heading that says they are not an answer."""
+def check_question(query: str) -> str:
     query = query.strip()
     if len(query) > MAX_QUESTION_CHARS:
         raise UserInputError(
             f"That question is {len(query):,} characters long. Please ask in under "
             f"{MAX_QUESTION_CHARS:,} characters: a sentence or a few key words work best."
         )
+    return query
+
+
+def answer(ctx: Context, query: str) -> Reply:
+    """Passages for a question, each cited briefly; never an empty reply. When the
+    documents do not answer it the reply says so first, and the nearest passages follow
+    under a heading that says they are not an answer."""
+    query = check_question(query)
     result = ctx.services.index.search(query, k=RESULTS_SHOWN)
     if not result.hits:
-        return _no_results(ctx, query, result)
-    shown = [_hit_view(ctx, hit) for hit in result.hits]
+        return no_results(ctx, query, result)
+    shown = [hit_view(ctx, hit) for hit in result.hits]
     template = "results.j2" if result.answered else "not_answered.j2"
     return Reply(
         lines=ctx.services.views.render(
@@ -276,7 +290,7 @@ def answer(ctx: Context, query: str) -> Reply:
         ),
         citations=tuple(h.citation for h in shown),
         buttons=_place_buttons(ctx, shown) if result.answered else (),
-        results=tuple(_result(ctx, hit) for hit in result.hits),
+        results=tuple(search_result(ctx, hit) for hit in result.hits),
         answered=result.answered,
     )
 
@@ -293,7 +307,7 @@ def _building(result: SearchResult) -> int | None:
     return int(100 * progress.share)
 
 
-def _no_results(ctx: Context, query: str, result: SearchResult) -> Reply:
+def no_results(ctx: Context, query: str, result: SearchResult) -> Reply:
     return Reply(
         lines=ctx.services.views.render(
             "no_results.j2", query=_clipped(query), suggestions=result.suggestions
@@ -315,7 +329,7 @@ class HitView:
     also: tuple[str, ...]
 
 
-def _hit_view(ctx: Context, hit: Hit) -> HitView:
+def hit_view(ctx: Context, hit: Hit) -> HitView:
     passage = hit.passage
     citation = report_citation(ctx, passage.document_id, passage.section)
     doc = ctx.services.corpus.document(passage.document_id)
@@ -346,7 +360,7 @@ def _short_name(ctx: Context, document_id: str) -> str:
     return short_source(doc.meta) if doc else document_id
 
 
-def _result(ctx: Context, hit: Hit) -> Result:
+def search_result(ctx: Context, hit: Hit) -> Result:
     return Result(
         document=hit.passage.document_id,
         source=_source_name(ctx, hit.passage.document_id),
@@ -385,25 +399,43 @@ def briefing_commands(table_ref: list[CommandTable]) -> list[Command]:
         Command("start", "What this bot does and how to begin", "/start", start),
         help_command(table_ref),
         Command(
-            "findings", "The review's numbered findings, by title", "/findings", findings,
+            "findings",
+            "The review's numbered findings, by title",
+            "/findings",
+            findings,
             examples=("/findings",),
         ),
         Command(
-            "finding", "One finding in full", "/finding N", finding, args=(number,),
+            "finding",
+            "One finding in full",
+            "/finding N",
+            finding,
+            args=(number,),
             examples=("/finding 5",),
         ),
         Command(
-            "recommendations", "The recommendations, grouped by theme", "/recommendations",
-            recommendations, aliases=("recs",),
+            "recommendations",
+            "The recommendations, grouped by theme",
+            "/recommendations",
+            recommendations,
+            aliases=("recs",),
         ),
         Command(
-            "recommendation", "One recommendation in full", "/recommendation N", recommendation,
-            aliases=("rec",), args=(number,), examples=("/recommendation 10", "/rec 3"),
+            "recommendation",
+            "One recommendation in full",
+            "/recommendation N",
+            recommendation,
+            aliases=("rec",),
+            args=(number,),
+            examples=("/recommendation 10", "/rec 3"),
         ),
         Command("chapters", "The report's table of contents", "/chapters", chapters),
         Command("sources", "The documents I answer from", "/sources", sources),
         Command(
-            "search", "Search the documents for words", "/search WORDS", search,
+            "search",
+            "Search the documents for words",
+            "/search WORDS",
+            search,
             args=(ArgInfo("words", "What to look for", required=True),),
             examples=("/search vetting", "/search stop and search"),
             details="Any message that is not a command is searched the same way.",

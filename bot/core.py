@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from bot.commands import CommandTable, Context
 from bot.errors import Refusal, UserInputError
+from bot.inquiries.chats import services_for_chat
 from bot.messages import IncomingMessage, Reply, text_reply
 from bot.services import Services
 
@@ -88,7 +89,7 @@ class BriefingBot:
         if command is None:
             return self._unknown(name)
         cleaned = IncomingMessage(message.chat, message.sender, text, message.from_button)
-        ctx = Context(cleaned, self.services, name)
+        ctx = Context(cleaned, await services_for_chat(self.services, message.chat), name)
         reply = await command.handler(ctx, parsed.args)
         return self.services.pager.paginate(message.chat.key, reply)
 

@@ -71,6 +71,7 @@ class Citation:
     title: str
     section: str | None = None
     url: str | None = None
+    inquiry: str | None = None  # named when the bot serves several inquiries
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from bot.ports import Clock, ModeratorCheck, SystemClock
 from bot.views import Views
 
 if TYPE_CHECKING:
+    from bot.inquiries import Catalogue, Inquiry
     from bot.search import SearchIndex
     from bot.store import Store
     from bot.templates.sandbox import TemplateSandbox
@@ -28,3 +29,7 @@ class Services:
     sandbox: TemplateSandbox | None = None
     bot_name: str = "InquiryBot"
     default_timezone: str = "Europe/London"
+    # Every inquiry served; ``corpus``, ``index`` and ``inquiry`` are the one the chat follows
+    # (the router hands each message the services of its chat's inquiry).
+    inquiries: Catalogue | None = None
+    inquiry: Inquiry | None = None

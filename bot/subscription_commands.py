@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.commands import Command, Context
-from bot.digests.digest import DigestBuilder, RenderCustom
+from bot.digests.digest import RenderCustom
 from bot.digests.schedule import (
     canonical_timezone,
     describe_local,
@@ -20,6 +20,7 @@ from bot.digests.schedule import (
     parse_schedule,
 )
 from bot.errors import UserInputError
+from bot.inquiries.digests import InquiryRenderers, digest_builder
 from bot.messages import ArgInfo, Button, Reply, text_reply
 from bot.search.text import content_words
 from bot.store import Alert, Store, Subscription
@@ -50,6 +51,27 @@ async def _zone(ctx: Context, store: Store) -> str:
     return settings.timezone if settings else ctx.services.default_timezone
 
 
+def _inquiry(ctx: Context) -> str:
+    """The chat's inquiry, whose digest /subscribe, /pause, /resume and /digest are about."""
+    return ctx.services.inquiry.name if ctx.services.inquiry else ""
+
+
+def _named(ctx: Context, args: str) -> str:
+    """The inquiry a command names (/unsubscribe casey), else the chat's own."""
+    catalogue = ctx.services.inquiries
+    if args.strip() and catalogue is not None:
+        return catalogue.find(args).name
+    return _inquiry(ctx)
+
+
+def _whose(ctx: Context, name: str) -> str:
+    """ " of <inquiry>" when the bot serves several, so a reply says which digest it means."""
+    catalogue = ctx.services.inquiries
+    if catalogue is None or not catalogue.several:
+        return ""
+    return f" of {catalogue.resolve(name).title}"
+
+
 def _next(sub: Subscription, now: datetime) -> str:
     tz = ZoneInfo(sub.timezone)
     return describe_local(next_occurrence(sub.schedule, tz, now), tz)
@@ -64,19 +86,23 @@ async def subscribe(ctx: Context, args: str) -> Reply:
     schedule = parse_schedule(args)
     chat = ctx.message.chat
     now = _now(ctx)
-    before = await store.get_subscription(chat.key)
-    sub = await store.subscribe(chat, schedule, ctx.services.default_timezone, now)
+    name = _inquiry(ctx)
+    whose = _whose(ctx, name)
+    before = await store.get_subscription(chat.key, name)
+    sub = await store.subscribe(chat, schedule, ctx.services.default_timezone, now, name)
     if before is None:
-        opening = f"Subscribed: a digest {schedule.describe()}, {sub.timezone} time."
+        opening = f"Subscribed: a digest{whose} {schedule.describe()}, {sub.timezone} time."
     elif not before.active:
         opening = (
-            f"Restarted: a digest {schedule.describe()}, {sub.timezone} time, after "
+            f"Restarted: a digest{whose} {schedule.describe()}, {sub.timezone} time, after "
             "deliveries here had stopped."
         )
     elif before.schedule == schedule and not before.paused:
-        opening = f"This chat already gets a digest {schedule.describe()}, {sub.timezone} time."
+        opening = (
+            f"This chat already gets a digest{whose} {schedule.describe()}, {sub.timezone} time."
+        )
     else:
-        opening = f"Changed: a digest {schedule.describe()}, {sub.timezone} time."
+        opening = f"Changed: a digest{whose} {schedule.describe()}, {sub.timezone} time."
         if before.paused:
             opening += " It is no longer paused."
     return text_reply(
@@ -90,12 +116,15 @@ async def subscribe(ctx: Context, args: str) -> Reply:
 async def pause(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("pause this chat's digest")
-    sub = await store.get_subscription(ctx.message.chat.key)
+    name = _named(ctx, args)
+    sub = await store.get_subscription(ctx.message.chat.key, name)
     if sub is None:
-        raise UserInputError("This chat has no digest to pause. /subscribe starts one.")
+        raise UserInputError(
+            f"This chat has no digest{_whose(ctx, name)} to pause. /subscribe starts one."
+        )
     if sub.paused:
         return text_reply("The digest is already paused. /resume starts it again.")
-    await store.set_paused(sub.chat_key, True, _now(ctx))
+    await store.set_paused(sub.chat_key, True, _now(ctx), name)
     return text_reply(
         f"Paused: no digests until you send /resume (it was {sub.schedule.describe()}). "
         "Digests that fall due while paused are not sent later."
@@ -105,9 +134,13 @@ async def pause(ctx: Context, args: str) -> Reply:
 async def resume(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("resume this chat's digest")
-    sub = await store.get_subscription(ctx.message.chat.key)
+    name = _named(ctx, args)
+    sub = await store.get_subscription(ctx.message.chat.key, name)
     if sub is None:
-        raise UserInputError("Nothing to resume: this chat has no digest. /subscribe starts one.")
+        raise UserInputError(
+            f"Nothing to resume: this chat has no digest{_whose(ctx, name)}. "
+            "/subscribe starts one."
+        )
     now = _now(ctx)
     if not sub.active:
         return await _restart(ctx, store, sub, now)
@@ -116,7 +149,7 @@ async def resume(ctx: Context, args: str) -> Reply:
             f"Nothing is paused: this chat's digest ({sub.schedule.describe()}) is running, "
             f"and the next one comes {_next(sub, now)}."
         )
-    resumed = await store.set_paused(sub.chat_key, False, now)
+    resumed = await store.set_paused(sub.chat_key, False, now, name)
     assert resumed is not None
     return text_reply(f"Resumed: the next digest comes {_next(resumed, now)}.")
 
@@ -125,7 +158,9 @@ async def _restart(ctx: Context, store: Store, sub: Subscription, now: datetime)
     """Deliveries had stopped (the platform said the bot could not post here): start them
     again on the same schedule, from now, keeping the chat's place in the review."""
     chat = ctx.message.chat
-    restarted = await store.subscribe(chat, sub.schedule, ctx.services.default_timezone, now)
+    restarted = await store.subscribe(
+        chat, sub.schedule, ctx.services.default_timezone, now, sub.inquiry
+    )
     return text_reply(
         f"Restarted: a digest {sub.schedule.describe()}, {restarted.timezone} time. The next "
         f"one comes {_next(restarted, now)}.",
@@ -138,8 +173,16 @@ async def unsubscribe(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("stop this chat's digest")
     chat_key = ctx.message.chat.key
-    if not await store.unsubscribe(chat_key):
-        raise UserInputError("This chat has no digest to stop.")
+    name = _named(ctx, args)
+    if not await store.unsubscribe(chat_key, name):
+        others = [s.inquiry for s in await store.list_subscriptions(chat_key)]
+        hint = f" It gets the digest of: {', '.join(others)}." if others else ""
+        raise UserInputError(f"This chat has no digest{_whose(ctx, name)} to stop.{hint}")
+    if await store.list_subscriptions(chat_key):
+        return text_reply(
+            f"Unsubscribed from the digest{_whose(ctx, name)}. Its other digests go on: "
+            "/subscriptions lists them."
+        )
     alerts = await store.list_alerts(chat_key)
     kept = (
         f" Its {len(alerts)} alert{'s' if len(alerts) != 1 else ''} and time zone are kept "
@@ -168,9 +211,10 @@ async def timezone(ctx: Context, args: str) -> Reply:
     name = canonical_timezone(args)
     await store.set_timezone(chat, name, now)
     paragraphs = [f"Time zone set to {name}: it is {_clock(now, name)} there now."]
-    sub = await store.get_subscription(chat.key)
-    if sub is not None and sub.active and not sub.paused:
-        paragraphs.append(f"The next digest comes {_next(sub, now)}.")
+    running = [s for s in await store.list_subscriptions(chat.key) if s.active and not s.paused]
+    if running:
+        soonest = min(running, key=lambda s: next_occurrence(s.schedule, ZoneInfo(name), now))
+        paragraphs.append(f"The next digest comes {_next(soonest, now)}.")
     return text_reply(*paragraphs)
 
 
@@ -187,21 +231,31 @@ async def subscriptions(ctx: Context, args: str) -> Reply:
     chat_key = ctx.message.chat.key
     now = _now(ctx)
     settings = await store.get_chat(chat_key)
-    sub = await store.get_subscription(chat_key)
+    subs = await store.list_subscriptions(chat_key)
     alerts = await store.list_alerts(chat_key)
     zone = settings.timezone if settings else ctx.services.default_timezone
-    stopped = sub is not None and not sub.active
+    catalogue = ctx.services.inquiries
+    several = catalogue is not None and catalogue.several
     lines = ctx.services.views.render(
         "subscriptions.j2",
-        schedule=sub.schedule.describe() if sub else None,
-        paused=bool(sub and sub.paused),
-        next=_next(sub, now) if sub and sub.active and not sub.paused else None,
+        digests=[
+            {
+                "name": sub.inquiry,
+                "inquiry": catalogue.resolve(sub.inquiry).title if catalogue and several else None,
+                "schedule": sub.schedule.describe(),
+                "paused": sub.paused,
+                "stopped": not sub.active,
+                "next": _next(sub, now) if sub.active and not sub.paused else None,
+            }
+            for sub in subs
+        ],
+        following=ctx.services.inquiry.title if several and ctx.services.inquiry else None,
+        subscribed_here=any(sub.inquiry == _inquiry(ctx) for sub in subs),
         timezone=zone,
         local_now=_clock(now, zone),
         alerts=[a.words for a in alerts],
         template=await store.get_digest_template(chat_key),
-        stopped=stopped,
-        stopped_reason=(settings.inactive_reason if settings else "") if stopped else "",
+        stopped_reason=settings.inactive_reason if settings and not settings.active else "",
     )
     return Reply(lines=lines)
 
@@ -209,13 +263,18 @@ async def subscriptions(ctx: Context, args: str) -> Reply:
 # -- /digest -----------------------------------------------------------------------------------
 
 
-def digest_preview(render_custom: RenderCustom | None) -> Command:
+def digest_preview(render_custom: RenderCustom | InquiryRenderers | None) -> Command:
     async def handler(ctx: Context, args: str) -> Reply:
         store = _store(ctx)
         chat = ctx.message.chat
         zone = await _zone(ctx, store)
-        builder = DigestBuilder(ctx.services.corpus, ctx.services.views, store, render_custom)
-        sub = await store.get_subscription(chat.key)
+        render = (
+            render_custom(ctx.services)
+            if isinstance(render_custom, InquiryRenderers)
+            else render_custom
+        )
+        builder = digest_builder(ctx.services, store, render)
+        sub = await store.get_subscription(chat.key, _inquiry(ctx))
         return await builder.preview(sub, chat.key, chat.platform, chat.id, zone, _now(ctx))
 
     return Command(
@@ -290,7 +349,7 @@ async def _add_alert(ctx: Context, raw: str) -> Reply:
         f"Alert {len(existing) + 1} added: “{words}”. Your digests will quote new passages "
         "that mention all of its words."
     ]
-    if await store.get_subscription(chat.key) is None:
+    if not await store.list_subscriptions(chat.key):
         paragraphs.append("Alerts come with the digest, and this chat has none: /subscribe.")
     return text_reply(*paragraphs)
 
@@ -364,9 +423,12 @@ async def forget(ctx: Context, args: str) -> Reply:
 # -- the table ---------------------------------------------------------------------------------
 
 
-def subscription_commands(render_custom: RenderCustom | None = None) -> list[Command]:
+def subscription_commands(
+    render_custom: RenderCustom | InquiryRenderers | None = None,
+) -> list[Command]:
     """The digest commands. ``render_custom`` renders a chat's own digest template in
-    /digest (``bot.templates.digest_render.make_render_custom``); without it, the built-in."""
+    /digest (``bot.templates.digest_render.make_render_custom``, or an
+    :class:`InquiryRenderers` making one per inquiry); without it, the built-in."""
     return [
         Command(
             "subscribe",
@@ -416,10 +478,11 @@ def subscription_commands(render_custom: RenderCustom | None = None) -> list[Com
         ),
         Command(
             "unsubscribe",
-            "Stop this chat's digest",
-            "/unsubscribe",
+            "Stop this chat's digest (of one inquiry: /unsubscribe NAME)",
+            "/unsubscribe [NAME]",
             unsubscribe,
             group=GROUP,
+            args=(ArgInfo("inquiry", "Which inquiry's digest to stop (default: this chat's)"),),
             moderator_only=True,
         ),
         digest_preview(render_custom),

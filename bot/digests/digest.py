@@ -77,8 +77,10 @@ class DigestBuilder:
         store: Store,
         render_custom: RenderCustom | None = None,
         make_document: MakeDocument | None = None,
+        inquiry: DigestInquiry | None = None,
     ) -> None:
         self.corpus = corpus
+        self.inquiry = inquiry
         self.views = views
         self.store = store
         self.render_custom = render_custom
@@ -106,6 +108,8 @@ class DigestBuilder:
         custom = await self.store.digest_templates(keys) if self.render_custom else {}
         since = {sub.id: _new_since(sub) for sub in subscriptions}
         documents = await self.store.documents_added_between(min(since.values()), now)
+        if self.inquiry is not None:  # alerts watch the documents of this digest's inquiry
+            documents = [d for d in documents if d.inquiry == self.inquiry.name]
         if len(self._rendered) > MEMO_LIMIT:
             self._rendered.clear()
         if len(self._matches) > MEMO_LIMIT:
@@ -155,8 +159,11 @@ class DigestBuilder:
         preview: bool,
     ) -> dict[str, Any]:
         matches = self._alert_passages(fresh, alerts)
+        heading = "Your briefing" if not preview else "Your next briefing (a preview)"
+        label = self.inquiry.label if self.inquiry else None
         return {
-            "heading": "Your briefing" if not preview else "Your next briefing (a preview)",
+            "heading": f"{heading}: {label}" if label else heading,
+            "inquiry_label": label,
             "date": self._local_date(sub.timezone, now),
             "timezone": sub.timezone,
             "now": now.isoformat(),
@@ -380,6 +387,14 @@ class DigestBuilder:
         )
 
 
+@dataclass(frozen=True)
+class DigestInquiry:
+    """The inquiry a builder's digests are about."""
+
+    name: str
+    label: str | None = None  # named in headings and citations (when there are several)
+
+
 def _reply(context: dict[str, Any], lines: tuple[Line, ...]) -> Reply:
     return Reply(lines=lines, citations=_citations(context), buttons=_buttons(context))
 
@@ -450,8 +465,11 @@ def _citations(context: dict[str, Any]) -> tuple[Citation, ...]:
     )
     raw.extend(a["citation"] for a in context["alerts"])
     seen: dict[tuple[str, str | None], Citation] = {}
+    label = context.get("inquiry_label")
     for c in raw:
-        citation = Citation(c["document_id"], c["source"], c["title"], c["section"], c["url"])
+        citation = Citation(
+            c["document_id"], c["source"], c["title"], c["section"], c["url"], label
+        )
         seen.setdefault((citation.document_id, citation.section), citation)
     return tuple(seen.values())
 

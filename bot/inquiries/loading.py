@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.documents import build_corpus, load_corpus, parse_document
-from bot.ingest import with_stored
+from bot.documents.ingest import with_stored
 from bot.inquiries.catalogue import LoadedInquiry, Loader
-from bot.inquiries.model import Inquiry
+from bot.inquiries.model import Inquiry, normalise_name
 from bot.model import Corpus, DocumentMeta
-from bot.store import DocumentRecord, Store
+from bot.search.dense import KNOWN_VECTORS
+from bot.search.embedding import Embedder
+from bot.store import DocumentRecord
 
 
 def inquiry_cache_dir(cache_dir: Path | None, name: str) -> Path | None:
@@ -35,24 +37,35 @@ def corpus_of(inquiry: Inquiry, added: Sequence[DocumentRecord]) -> Corpus:
     return with_stored(load_corpus(inquiry.folder), [p.document for p in parsed])
 
 
-def make_loader(cache_dir: Path | None, added: Mapping[str, Sequence[DocumentRecord]]) -> Loader:
-    """Loads an inquiry; ``added`` holds the documents ``ingest`` stored, by inquiry name."""
+def make_loader(
+    cache_dir: Path | None,
+    added: Mapping[str, Sequence[DocumentRecord]],
+    embedder: Embedder | None = None,
+) -> Loader:
+    """Loads an inquiry; ``added`` holds the documents ``ingest`` stored, by inquiry name.
+    With an ``embedder`` each index builds its semantic vectors in the background, starting
+    from those shipped in the inquiry's folder."""
 
     def load(inquiry: Inquiry) -> LoadedInquiry:
         from bot.search import SearchIndex
 
         corpus = corpus_of(inquiry, added.get(inquiry.name, ()))
         index = SearchIndex.build(
-            corpus.documents, cache_dir=inquiry_cache_dir(cache_dir, inquiry.name)
+            corpus.documents,
+            cache_dir=inquiry_cache_dir(cache_dir, inquiry.name),
+            embedder=embedder,
+            known_vectors=inquiry.folder / KNOWN_VECTORS if inquiry.folder else None,
         )
         return LoadedInquiry(inquiry, corpus, index)
 
     return load
 
 
-async def added_by_inquiry(store: Store, default: str) -> dict[str, list[DocumentRecord]]:
-    """The documents ``ingest`` stored, by inquiry (those from before inquiries: the default)."""
+def group_by_inquiry(
+    records: Sequence[DocumentRecord], default: str | None = None
+) -> dict[str, list[DocumentRecord]]:
+    """Added documents by inquiry name ("" for those from before inquiries, if no default)."""
     found: dict[str, list[DocumentRecord]] = {}
-    for record in await store.list_documents():
-        found.setdefault(record.inquiry or default, []).append(record)
+    for record in records:
+        found.setdefault(record.inquiry or normalise_name(default or ""), []).append(record)
     return found

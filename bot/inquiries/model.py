@@ -47,7 +47,7 @@ class Inquiry:
     website: str | None = None
     status: InquiryStatus = InquiryStatus.UNKNOWN
     folder: Path | None = None  # None: only documents added with ``ingest``
-    document_files: int = 0  # in its folder (``ingest`` may have added more)
+    documents: int = 0  # how many it has: its folder's files and those ``ingest`` added
 
     def describe_status(self) -> str:
         if self.status is InquiryStatus.TAKING_EVIDENCE:
@@ -109,7 +109,7 @@ def read_inquiry(folder: Path) -> Inquiry:
         website=_text(data, "website", path),
         status=status,
         folder=folder,
-        document_files=len(files),
+        documents=len(files),
     )
 
 

@@ -1,0 +1,48 @@
+"""Which inquiry a chat follows, and the services that answer from it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.inquiries.catalogue import LoadedInquiry
+from bot.inquiries.model import Inquiry
+from bot.messages import ChatRef
+from bot.services import Services
+
+
+async def current_inquiry(services: Services, chat_key: str) -> Inquiry | None:
+    """The inquiry the chat follows: its choice, else the deployment's default."""
+    catalogue = services.inquiries
+    if catalogue is None:
+        return services.inquiry
+    chosen = ""
+    if catalogue.several and services.store is not None:
+        settings = await services.store.get_chat(chat_key)
+        chosen = settings.inquiry if settings else ""
+    return catalogue.resolve(chosen)
+
+
+async def services_for_chat(services: Services, chat: ChatRef) -> Services:
+    """``services`` answering from the chat's inquiry (loaded now if this is its first use).
+
+    With one inquiry nothing is looked up: the services already answer from it.
+    """
+    catalogue = services.inquiries
+    if catalogue is None or not catalogue.several:
+        return services
+    inquiry = await current_inquiry(services, chat.key)
+    if inquiry is None or (services.inquiry is not None and inquiry.name == services.inquiry.name):
+        return services
+    return with_inquiry(services, await catalogue.load(inquiry))
+
+
+def with_inquiry(services: Services, loaded: LoadedInquiry) -> Services:
+    # A shallow copy: the store, pager, sandbox and views stay shared.
+    return replace(services, corpus=loaded.corpus, index=loaded.index, inquiry=loaded.inquiry)
+
+
+def inquiry_label(services: Services) -> str | None:
+    """How citations name the inquiry: only when the bot serves more than one."""
+    if services.inquiries is None or not services.inquiries.several or services.inquiry is None:
+        return None
+    return services.inquiry.title

@@ -1,0 +1,79 @@
+"""Digests per inquiry: each subscription's digest is built from its own inquiry.
+
+A chat may subscribe to several inquiries; each subscription has its own schedule and its own
+place in its inquiry's findings and recommendations. One scheduler pass groups the due
+subscriptions by inquiry and builds each group with that inquiry's builder (kept between
+passes, with its memos), loading an inquiry the first time one of its digests is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.digests.digest import Digest, DigestBuilder, DigestInquiry, RenderCustom
+from bot.inquiries.chats import inquiry_label, with_inquiry
+from bot.services import Services
+from bot.store import Store, Subscription
+
+RendererFor = Callable[[Services], RenderCustom | None]
+
+
+class InquiryRenderers:
+    """The renderer of chats' own digest templates over each inquiry's data, made once."""
+
+    def __init__(self, make: RendererFor) -> None:
+        self._make = make
+        self._made: dict[str, RenderCustom | None] = {}
+
+    def __call__(self, services: Services) -> RenderCustom | None:
+        key = services.inquiry.name if services.inquiry else ""
+        if key not in self._made:
+            self._made[key] = self._make(services)
+        return self._made[key]
+
+
+def digest_builder(
+    services: Services, store: Store, render_custom: RenderCustom | None = None
+) -> DigestBuilder:
+    """A builder of the digests of the services' inquiry."""
+    about = None
+    if services.inquiry is not None and services.inquiries is not None:
+        about = DigestInquiry(services.inquiry.name, inquiry_label(services))
+    return DigestBuilder(services.corpus, services.views, store, render_custom, inquiry=about)
+
+
+class InquiryDigests:
+    """The scheduler's digest maker when the bot serves inquiries (``DigestMaker``)."""
+
+    def __init__(
+        self, services: Services, store: Store, renderer_for: RendererFor | None = None
+    ) -> None:
+        self.services = services
+        self.store = store
+        self.renderer_for = renderer_for
+        self._builders: dict[str, DigestBuilder] = {}
+
+    async def __call__(self, subscriptions: Sequence[Subscription], now: datetime) -> list[Digest]:
+        catalogue = self.services.inquiries
+        if catalogue is None:
+            return await self._builder(self.services)(subscriptions, now)
+        groups: dict[str, list[int]] = {}
+        for position, sub in enumerate(subscriptions):
+            groups.setdefault(catalogue.resolve(sub.inquiry).name, []).append(position)
+        built: list[Digest | None] = [None] * len(subscriptions)
+        for name, positions in groups.items():
+            inquiry = catalogue.resolve(name)
+            services = with_inquiry(self.services, await catalogue.load(inquiry))
+            digests = await self._builder(services)([subscriptions[p] for p in positions], now)
+            for position, digest in zip(positions, digests, strict=True):
+                built[position] = digest
+        return [d for d in built if d is not None]
+
+    def _builder(self, services: Services) -> DigestBuilder:
+        key = services.inquiry.name if services.inquiry else ""
+        builder = self._builders.get(key)
+        if builder is None:
+            render = self.renderer_for(services) if self.renderer_for else None
+            builder = self._builders[key] = digest_builder(services, self.store, render)
+        return builder
