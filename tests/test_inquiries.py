@@ -1,0 +1,335 @@
+"""Several inquiries in one bot: each chat follows its own, and gets its own briefings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters.app import Config, build_bot, build_services, digest_maker
+from adapters.sqlite_store import SqliteStore
+from bot.core import BriefingBot
+from bot.documents import CorpusError, default_corpus_dir
+from bot.errors import ConfigError
+from bot.inquiries import Catalogue, InquiryStatus, discover
+from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.store import DocumentRecord, InMemoryStore, Store, text_hash
+from tests.inquiry_fixtures import (
+    ADMIN,
+    ALICE,
+    BOB,
+    FIXTURES,
+    GROUP,
+    MEMBER,
+    NOW,
+    Admins,
+    FixedClock,
+    RecordingSender,
+    make_corpus,
+)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@dataclass
+class Deployment:
+    services: Services
+    bot: BriefingBot
+
+    async def say(self, chat: ChatRef, text: str, sender: SenderRef = ADMIN) -> Reply:
+        reply = await self.bot.handle(IncomingMessage(chat, sender, text))
+        assert reply is not None
+        return reply
+
+    async def text(self, chat: ChatRef, text: str, sender: SenderRef = ADMIN) -> str:
+        return (await self.say(chat, text, sender)).plain
+
+    @property
+    def store(self) -> Store:
+        assert self.services.store is not None
+        return self.services.store
+
+    @property
+    def catalogue(self) -> Catalogue:
+        assert self.services.inquiries is not None
+        return self.services.inquiries
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def deployment(
+    request: pytest.FixtureRequest, corpus_dir: Path, cache_dir: Path, tmp_path: Path
+) -> AsyncIterator[Deployment]:
+    store: Store = (
+        InMemoryStore() if request.param == "memory" else await SqliteStore.open(tmp_path / "db")
+    )
+    config = Config(corpus_dir=corpus_dir, cache_dir=cache_dir, db_path=None)
+    services = build_services(config, Admins(), FixedClock(), store)
+    try:
+        yield Deployment(services, build_bot(services))
+    finally:
+        await store.close()
+
+
+# -- the catalogue ----------------------------------------------------------------------------
+
+
+def test_a_folder_of_folders_is_a_catalogue_of_inquiries(corpus_dir: Path) -> None:
+    casey, harbourside, northgate = discover(corpus_dir)
+    assert (casey.name, harbourside.name, northgate.name) == ("casey", "harbourside", "northgate")
+    assert casey.status is InquiryStatus.REPORTED and casey.describe_status() == "reported 2023"
+    assert harbourside.title == "Harbourside Water Inquiry"
+    assert harbourside.chair == "Dame Ada Fenwick"
+    assert harbourside.describe_status() == "taking evidence"
+    # Without inquiry.json: the folder names it and the report's title is its full name.
+    assert northgate.title == "The Northgate Bridge Inquiry: final report"
+    assert northgate.documents == 2 and casey.documents == 5
+
+
+def test_a_flat_folder_is_one_inquiry() -> None:
+    [seeds] = discover(default_corpus_dir())
+    assert seeds.name == "casey"  # from seeds/inquiry.json
+    [northgate] = discover(FIXTURES / "northgate")
+    assert northgate.name == "northgate"
+
+
+def test_the_default_is_configured_else_the_first_by_name(corpus_dir: Path) -> None:
+    found = discover(corpus_dir)
+    assert Catalogue(found, _no_loading).default.name == "casey"
+    assert Catalogue(found, _no_loading, default="Northgate").default.name == "northgate"
+    with pytest.raises(ConfigError, match="'nowhere', which is not one of.*casey, harbourside"):
+        Catalogue(found, _no_loading, default="nowhere")
+
+
+def test_a_bad_corpus_layout_is_refused_clearly(tmp_path: Path) -> None:
+    make_corpus(tmp_path)
+    (tmp_path / "stray.txt").write_text("A document outside any inquiry.")
+    with pytest.raises(CorpusError, match="both documents and inquiry folders"):
+        discover(tmp_path)
+    (tmp_path / "stray.txt").unlink()
+    (tmp_path / "northgate" / "inquiry.json").write_text(json.dumps({"name": "casey"}))
+    with pytest.raises(CorpusError, match="two inquiries are named 'casey'"):
+        discover(tmp_path)
+    (tmp_path / "northgate" / "inquiry.json").write_text(json.dumps({"chairman": "X"}))
+    with pytest.raises(CorpusError, match="unknown keys chairman"):
+        discover(tmp_path)
+    (tmp_path / "northgate" / "inquiry.json").write_text(json.dumps({"status": "sleeping"}))
+    with pytest.raises(CorpusError, match="'status' must be"):
+        discover(tmp_path)
+
+
+def _no_loading(inquiry: object) -> object:
+    raise AssertionError("nothing should be loaded")
+
+
+async def test_only_the_default_is_loaded_at_start(deployment: Deployment) -> None:
+    catalogue = deployment.catalogue
+    assert catalogue.loaded("casey") is not None
+    assert catalogue.loaded("northgate") is None and catalogue.loaded("harbourside") is None
+    await deployment.say(ALICE, "/inquiry northgate")
+    assert catalogue.loaded("northgate") is not None and catalogue.loaded("harbourside") is None
+
+
+async def test_each_inquiry_has_its_own_index_cache(
+    deployment: Deployment, cache_dir: Path
+) -> None:
+    await deployment.say(ALICE, "/inquiry harbourside")
+    cached = {p.name for p in (cache_dir / "inquiries").iterdir() if any(p.iterdir())}
+    assert {"casey", "harbourside"} <= cached
+
+
+# -- each chat its own inquiry ----------------------------------------------------------------
+
+
+async def test_two_chats_on_two_inquiries_get_their_own_briefings(deployment: Deployment) -> None:
+    switched = await deployment.text(ALICE, "/inquiry northgate")
+    assert "This chat now follows The Northgate Bridge Inquiry: final report" in switched
+    assert "5 findings (/findings), 18 recommendations" in switched
+
+    alice_findings = await deployment.text(ALICE, "/findings")
+    bob_findings = await deployment.text(BOB, "/findings")
+    assert "The scour of the river bed was never measured" in alice_findings
+    assert "scour" not in bob_findings and "The review's 8 findings" in bob_findings
+
+    # The range is the inquiry's: 18 recommendations on Northgate, 16 on Casey.
+    rec = await deployment.text(ALICE, "/recommendation 17")
+    assert "Families of those who died should be consulted" in rec
+    assert "There are 16 recommendations: 1–16" in await deployment.text(BOB, "/recommendation 17")
+    assert "There are 18 recommendations: 1–18" in await deployment.text(ALICE, "/rec 19")
+
+    answer = await deployment.say(ALICE, "when were the piers last inspected by divers?")
+    assert answer.results and all(
+        r.document in _ids(deployment, "northgate") for r in answer.results
+    )
+    assert answer.citations[0].inquiry == "The Northgate Bridge Inquiry: final report"
+    assert "[The Northgate Bridge Inquiry: final report]" in answer.plain
+    bob_answer = await deployment.say(BOB, "vetting")
+    assert bob_answer.results
+    assert all(r.document in _ids(deployment, "casey") for r in bob_answer.results)
+    assert bob_answer.citations[0].inquiry == "The Casey Review of the Metropolitan Police"
+
+    chapters = await deployment.text(ALICE, "/chapters")
+    assert "The night of the collapse" in chapters
+    sources = await deployment.text(ALICE, "/sources")
+    assert "Wend Valley News" in sources and "ITV News" not in sources
+
+
+def _ids(deployment: Deployment, name: str) -> set[str]:
+    loaded = deployment.catalogue.loaded(name)
+    assert loaded is not None
+    return {d.id for d in loaded.corpus.documents}
+
+
+async def test_inquiries_lists_them_and_marks_this_chats(deployment: Deployment) -> None:
+    await deployment.say(ALICE, "/inquiry harbourside")
+    listing = await deployment.text(ALICE, "/inquiries")
+    assert "harbourside (this chat's): Harbourside Water Inquiry" in listing
+    assert "Taking evidence · 2 documents" in listing
+    assert "casey: The Casey Review of the Metropolitan Police" in listing
+    assert "Reported 2023 · 5 documents" in listing
+    assert "northgate:" in listing and "(this chat's)" not in listing.split("northgate")[1]
+    which = await deployment.text(ALICE, "/inquiry")
+    assert which.startswith("This chat follows Harbourside Water Inquiry (harbourside).")
+    assert "Led by Dame Ada Fenwick. Set up 2020-02-03. Taking evidence." in which
+    assert "Other inquiries: casey, northgate" in which
+
+
+async def test_names_are_matched_forgivingly(deployment: Deployment) -> None:
+    for typed in ("North", "NORTHGATE", "northgat", "Northgate Bridge"):
+        await deployment.say(ALICE, "/inquiry casey")
+        reply = await deployment.text(ALICE, f"/inquiry {typed}")
+        assert reply.startswith("This chat now follows The Northgate"), typed
+    wrong = await deployment.text(ALICE, "/inquiry harbor")
+    assert wrong.startswith("There is no inquiry called “harbor”. Did you mean harbourside?")
+    unknown = await deployment.text(ALICE, "/inquiry zzz")
+    assert "The inquiries are: casey, harbourside, northgate" in unknown
+    assert "scour" in await deployment.text(ALICE, "/findings")  # a wrong name changes nothing
+
+
+async def test_in_a_group_only_moderators_switch(deployment: Deployment) -> None:
+    refused = await deployment.text(GROUP, "/inquiry northgate", MEMBER)
+    assert (
+        refused
+        == "Only this chat's moderators (its admins) can switch the inquiry this chat follows."
+    )
+    assert "The review's 8 findings" in await deployment.text(GROUP, "/findings", MEMBER)
+    assert "now follows" in await deployment.text(GROUP, "/inquiry northgate", ADMIN)
+    assert "scour" in await deployment.text(GROUP, "/findings", MEMBER)
+    # Anyone may ask which one it is.
+    assert "This chat follows The Northgate" in await deployment.text(GROUP, "/inquiry", MEMBER)
+
+
+async def test_start_says_how_to_switch(deployment: Deployment) -> None:
+    start = await deployment.text(BOB, "/start")
+    assert "This chat follows The Casey Review of the Metropolitan Police, one of the 3" in start
+    assert "/inquiry NAME switches" in start
+
+
+async def test_search_all_labels_each_hit_with_its_inquiry(deployment: Deployment) -> None:
+    reply = await deployment.say(BOB, "/search all inspection")
+    inquiries = {c.inquiry for c in reply.citations}
+    assert "The Northgate Bridge Inquiry: final report" in inquiries
+    assert "[The Northgate Bridge Inquiry: final report]" in reply.plain
+    # The chat still follows its own inquiry.
+    assert "The review's 8 findings" in await deployment.text(BOB, "/findings")
+    nothing = await deployment.text(BOB, "/search all zzzqqq")
+    assert "/findings" in nothing
+
+
+async def test_help_lists_the_inquiry_commands(deployment: Deployment) -> None:
+    help_text = await deployment.text(BOB, "/help")
+    assert "/inquiries" in help_text and "/inquiry [NAME]" in help_text
+    assert "/unsubscribe [NAME]" in help_text
+
+
+# -- digests per inquiry ----------------------------------------------------------------------
+
+
+async def test_a_chat_gets_a_digest_of_each_inquiry_it_subscribed_to(
+    deployment: Deployment,
+) -> None:
+    assert "digest of The Casey Review" in await deployment.text(ALICE, "/subscribe daily 08:00")
+    await deployment.say(ALICE, "/inquiry northgate")
+    subscribed = await deployment.text(ALICE, "/subscribe weekly wed 08:00")
+    assert "Subscribed: a digest of The Northgate Bridge Inquiry: final report weekly" in subscribed
+    await deployment.say(BOB, "/inquiry harbourside")
+    await deployment.say(BOB, "/subscribe")
+
+    listing = await deployment.text(ALICE, "/subscriptions")
+    assert "This chat's digests" in listing
+    assert "The Casey Review of the Metropolitan Police (casey): Daily at 08:00" in listing
+    assert "(northgate): Weekly on Wednesday at 08:00" in listing
+
+    sender = RecordingSender()
+    scheduler = Scheduler(
+        deployment.store,
+        {"console": sender},
+        digest_maker(deployment.services, deployment.store),
+        deployment.services.clock,
+    )
+    await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))  # Wednesday 08:00 BST
+    alice = sender.to("alice")
+    assert len(alice) == 2
+    casey = next(d for d in alice if "Casey" in d.splitlines()[0])
+    northgate = next(d for d in alice if "Northgate" in d.splitlines()[0])
+    assert "Finding 1 of 8" in casey and "Finding 1 of 5" in northgate
+    assert "The scour of the river bed" in northgate and "scour" not in casey
+    [bob] = sender.to("bob")
+    assert "Harbourside Water Inquiry" in bob and "Finding 1 of 3" in bob
+
+    # Each digest walks its own inquiry: the next Casey digest is finding 2.
+    await scheduler.run_once(NOW.replace(day=16, hour=7, minute=0))
+    [casey_next] = sender.to("alice")[2:]
+    assert "Finding 2 of 8" in casey_next
+
+    stopped = await deployment.text(ALICE, "/unsubscribe casey")
+    assert stopped.startswith("Unsubscribed from the digest of The Casey Review")
+    assert [s.inquiry for s in await deployment.store.list_subscriptions(ALICE.key)] == [
+        "northgate"
+    ]
+    preview = await deployment.text(ALICE, "/digest")
+    assert "Finding 2 of 5" in preview  # Northgate's next
+
+
+async def test_alerts_watch_the_subscribed_inquirys_new_documents(deployment: Deployment) -> None:
+    for chat, name in ((ALICE, "harbourside"), (BOB, "casey")):
+        await deployment.say(chat, f"/inquiry {name}")
+        await deployment.say(chat, "/subscribe")
+        await deployment.say(chat, "/alert add chlorine")
+    text = "The reservoir chlorine dosing pump failed again in March, the utility admitted."
+    added = NOW.replace(day=14, hour=12)
+    record = DocumentRecord(
+        "pump-again",
+        "Pump failed again",
+        added,
+        text_hash(text),
+        text,
+        outlet="Harbourside Gazette",
+        inquiry="harbourside",
+    )
+    assert await deployment.store.add_document(record)
+
+    sender = RecordingSender()
+    scheduler = Scheduler(
+        deployment.store,
+        {"console": sender},
+        digest_maker(deployment.services, deployment.store),
+        deployment.services.clock,
+    )
+    await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))
+    [alice] = sender.to("alice")
+    [bob] = sender.to("bob")
+    assert "Pump failed again" in alice and "dosing pump" in alice
+    assert "Pump failed again" not in bob and "dosing pump" not in bob
