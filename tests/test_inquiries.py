@@ -16,6 +16,7 @@ from bot.documents import CorpusError, default_corpus_dir
 from bot.errors import ConfigError
 from bot.inquiries import Catalogue, InquiryStatus, discover
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
+from bot.sandbox import TemplateSandbox
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, Store, text_hash
@@ -333,3 +334,53 @@ async def test_alerts_watch_the_subscribed_inquirys_new_documents(deployment: De
     [bob] = sender.to("bob")
     assert "Pump failed again" in alice and "dosing pump" in alice
     assert "Pump failed again" not in bob and "dosing pump" not in bob
+
+
+# -- templates --------------------------------------------------------------------------------
+
+
+async def test_templates_see_the_chats_inquiry_and_all_inquiries(deployment: Deployment) -> None:
+    sandbox = TemplateSandbox()
+    deployment.services.sandbox = sandbox
+    bot = build_bot(deployment.services)  # wires the digest renderer to the sandbox
+    try:
+        card = (
+            "<b>{{ inquiry.title }}</b> ({{ inquiry.status or 'status unknown' }}): "
+            "{{ findings|length }} findings, {{ recommendations|length }} recommendations, "
+            "{{ documents|length }} documents. First: {{ findings[0].title }}. "
+            'Top hit: {% for p in search("inspection", 1) %}{{ p.source }}{% endfor %}. '
+            'All: {{ inquiries|map(attribute="name")|join(", ") }}.'
+        )
+        for chat in (ALICE, BOB):
+            reply = await bot.handle(IncomingMessage(chat, ADMIN, f"/template add card {card}"))
+            assert reply is not None and "Saved template" in reply.plain, reply.plain
+        await bot.handle(IncomingMessage(ALICE, ADMIN, "/inquiry northgate"))
+        alice = await bot.handle(IncomingMessage(ALICE, ADMIN, "/briefing card"))
+        bob = await bot.handle(IncomingMessage(BOB, ADMIN, "/briefing card"))
+        assert alice is not None and bob is not None
+        assert alice.plain == (
+            "The Northgate Bridge Inquiry: final report (status unknown): 5 findings, "
+            "18 recommendations, 2 documents. First: The scour of the river bed was never "
+            "measured. Top hit: Northgate Bridge Inquiry. All: casey, harbourside, northgate."
+        )
+        assert bob.plain.startswith(
+            "The Casey Review of the Metropolitan Police (reported): 8 findings, "
+            "16 recommendations, 5 documents."
+        )
+
+        # A digest template renders each subscription's digest with that inquiry's data.
+        await bot.handle(IncomingMessage(ALICE, ADMIN, "/template use card"))
+        await bot.handle(IncomingMessage(ALICE, ADMIN, "/subscribe"))
+        await bot.handle(IncomingMessage(ALICE, ADMIN, "/inquiry harbourside"))
+        await bot.handle(IncomingMessage(ALICE, ADMIN, "/subscribe"))
+        sender = RecordingSender()
+        maker = digest_maker(deployment.services, deployment.store)
+        scheduler = Scheduler(deployment.store, {"console": sender}, maker, FixedClock())
+        await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))
+        digests = sorted(sender.to("alice"))
+        assert [d.split(" (")[0] for d in digests] == [
+            "Harbourside Water Inquiry",
+            "The Northgate Bridge Inquiry: final report",
+        ]
+    finally:
+        await sandbox.close()

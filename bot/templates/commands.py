@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.commands import Command, Context
 from bot.errors import UserInputError
+from bot.inquiries.templates import inquiry_variables
 from bot.messages import ArgInfo, Line, Reply, Span, text_reply
 from bot.services import Services
 from bot.templates.arguments import (
@@ -58,21 +59,23 @@ DEFAULT_NAME = "default"  # /template use default: back to the built-in digest
 
 
 class _Contexts:
-    """One :class:`TemplateContexts` per corpus and index, reused while they stay the same
-    (documents ingested at run time bring a new corpus and index, and so new contexts)."""
+    """One :class:`TemplateContexts` per inquiry, reused while its corpus and index stay the
+    same (documents ingested at run time bring a new corpus and index, and so new contexts)."""
 
     def __init__(self) -> None:
-        self._built: TemplateContexts | None = None
+        self._built: dict[str, TemplateContexts] = {}
 
     def get(self, services: Services) -> TemplateContexts:
-        built = self._built
+        key = services.inquiry.name if services.inquiry else ""
+        built = self._built.get(key)
         if (
             built is None
             or built.corpus is not services.corpus
             or built.index is not services.index
         ):
-            built = TemplateContexts(services.corpus, services.index)
-            self._built = built
+            about = inquiry_variables(services)
+            built = TemplateContexts(services.corpus, services.index, about)
+            self._built[key] = built
         return built
 
 

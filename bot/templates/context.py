@@ -298,10 +298,14 @@ class TemplateContexts:
     once, and search results are cached by their words.
     """
 
-    def __init__(self, corpus: Corpus, index: SearchIndex) -> None:
+    def __init__(
+        self, corpus: Corpus, index: SearchIndex, about: Mapping[str, Any] | None = None
+    ) -> None:
         self.corpus = corpus
         self.index = index
-        self.shared = SharedData(f"corpus-{uuid.uuid4().hex}", corpus_data(corpus))
+        # ``about``: more shared variables (the inquiry and the inquiries, bot.inquiries).
+        shared = {**corpus_data(corpus), **(about or {})}
+        self.shared = SharedData(f"corpus-{uuid.uuid4().hex}", shared)
         self._searches: dict[str, list[dict[str, Any]]] = {}
         self._common: dict[str, dict[str, Any]] = {}
 
