@@ -29,7 +29,10 @@ from adapters.console_delivery import ConsoleSender
 from bot.digests.scheduler import DeliveryRecord
 from bot.documents.ingest import IngestReport, MetaOverrides, ingest
 from bot.errors import BotError, UserInputError
+from bot.inquiries.model import NAME_PATTERN, normalise_name
+from bot.model import Corpus
 from bot.ports import Sender
+from bot.search import SearchIndex
 from bot.services import Services
 from bot.store import Store
 
@@ -80,6 +83,12 @@ def register(
     add.add_argument("--outlet", help="who published it, e.g. 'BBC News'")
     add.add_argument("--date", help="when, as an ISO date: 2023-03-21")
     add.add_argument("--url", help="where it was published (http or https)")
+    add.add_argument(
+        "--inquiry", metavar="NAME", help="the inquiry to add to (default: the default one)"
+    )
+    add.add_argument(
+        "--new", action="store_true", help="make --inquiry NAME a new inquiry without asking"
+    )
     add.set_defaults(func=_ingest_command(build))
 
     digests = subparsers.add_parser(
@@ -136,21 +145,67 @@ def _ingest_command(build: BuildServices) -> Command:
         overrides = MetaOverrides(args.title, args.outlet, args.date, args.url)
         async with build(args) as services:
             store = _require_store(services)
+            target = target_inquiry(services, args.inquiry, args.new, sys.stdin, sys.stderr)
             bar = ProgressBar(sys.stderr)
             report = await ingest(
                 args.path,
                 store,
-                services.corpus,
+                target.corpus,
                 services.clock.now(),
-                services.index,
+                target.index,
                 overrides,
                 progress=bar,
                 cache_dir=Config.from_env(no_cache=getattr(args, "no_cache", True)).cache_dir,
+                inquiry=target.name,
             )
         print(report.summary())
         return exit_status(report)
 
     return run
+
+
+@dataclass(frozen=True)
+class IngestTarget:
+    name: str
+    corpus: Corpus
+    index: SearchIndex | None
+
+
+def target_inquiry(
+    services: Services, wanted: str | None, new: bool, stdin: TextIO, err: TextIO
+) -> IngestTarget:
+    """The inquiry ``ingest`` adds to: an existing one, or a new one once confirmed."""
+    catalogue = services.inquiries
+    if catalogue is None:
+        return IngestTarget("", services.corpus, services.index)
+    if wanted is None:
+        loaded = catalogue.load_now(catalogue.default)
+        return IngestTarget(loaded.inquiry.name, loaded.corpus, loaded.index)
+    name = normalise_name(wanted)
+    found = catalogue.get(name)
+    if found is not None:
+        loaded = catalogue.load_now(found)
+        return IngestTarget(found.name, loaded.corpus, loaded.index)
+    if not NAME_PATTERN.match(name):
+        raise UserInputError(
+            f"{wanted!r} can't be an inquiry name: use 1–32 lower-case letters, digits, '-' or '_'."
+        )
+    if not new and not _confirmed(name, catalogue.names, stdin, err):
+        close = catalogue.suggestions(wanted)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UserInputError(
+            f"There is no inquiry {name!r} (there are: {', '.join(catalogue.names)}).{hint} "
+            "To make a new inquiry with that name, add --new."
+        )
+    return IngestTarget(name, Corpus(documents=()), None)
+
+
+def _confirmed(name: str, names: Sequence[str], stdin: TextIO, err: TextIO) -> bool:
+    if not stdin.isatty():
+        return False
+    err.write(f"There is no inquiry {name!r} yet (there are: {', '.join(names)}). Make it? [y/N] ")
+    err.flush()
+    return stdin.readline().strip().lower() in ("y", "yes")
 
 
 def exit_status(report: IngestReport) -> int:

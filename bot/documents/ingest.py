@@ -116,8 +116,9 @@ async def ingest(
     overrides: MetaOverrides | None = None,
     progress: Progress | None = None,
     cache_dir: Path | None = None,
+    inquiry: str = "",
 ) -> IngestReport:
-    """Add the document(s) at ``path``; see the module notes."""
+    """Add the document(s) at ``path`` to ``inquiry``; see the module notes."""
     overrides = overrides or MetaOverrides()
     overrides.check()
     files = document_files(path)
@@ -135,7 +136,7 @@ async def ingest(
     cache = DocumentCache(cache_dir) if cache_dir is not None else None
     for done, file in enumerate(files, 1):
         pages = _page_progress(progress, file) if len(files) == 1 else None
-        outcome = await _add_one(file, store, known, at, overrides, pages, cache)
+        outcome = await _add_one(file, store, known, at, overrides, pages, cache, inquiry)
         if isinstance(outcome, Refused):
             refused.append(outcome)
             log.info("refused %s: %s", file, outcome.reason)
@@ -162,6 +163,7 @@ async def _add_one(
     overrides: MetaOverrides,
     pages: Callable[[int, int], None] | None,
     cache: DocumentCache | None,
+    inquiry: str = "",
 ) -> tuple[DocumentRecord, Document] | Refused:
     try:
         parsed = parse_file(file, pages)
@@ -186,6 +188,7 @@ async def _add_one(
         date=meta.date,
         url=meta.url,
         kind=meta.kind,
+        inquiry=inquiry,
     )
     if not await store.add_document(record):  # added by someone else just now
         return Refused(file, "the same text or name was added meanwhile")
