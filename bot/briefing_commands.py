@@ -394,7 +394,7 @@ def _recommendation_item(r: Recommendation) -> Item:
 
 def briefing_commands(table_ref: list[CommandTable]) -> list[Command]:
     """The briefing commands; ``table_ref`` lets /help see the finished table."""
-    number = ArgInfo("number", "The number", kind="int", required=True, min_value=1)
+    number = ArgInfo("number", "The number", kind="int", required=True, min_value=1, suggested=True)
     return [
         Command("start", "What this bot does and how to begin", "/start", start),
         help_command(table_ref),

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from bot.commands import CommandTable, Context
 from bot.errors import Refusal, UserInputError
 from bot.inquiries.chats import services_for_chat
-from bot.messages import IncomingMessage, Reply, text_reply
+from bot.inquiries.suggest import suggestions
+from bot.messages import ChatRef, IncomingMessage, Reply, Suggestion, text_reply
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ class BriefingBot:
         ctx = Context(cleaned, await services_for_chat(self.services, message.chat), name)
         reply = await command.handler(ctx, parsed.args)
         return self.services.pager.paginate(message.chat.key, reply)
+
+    async def suggest(
+        self, chat: ChatRef, command: str, arg: str, typed: str
+    ) -> tuple[Suggestion, ...]:
+        """Values for an argument being typed in this chat (``ArgInfo.suggested``): the
+        numbers of its inquiry's findings or recommendations, the names of the inquiries."""
+        services = await services_for_chat(self.services, chat)
+        return suggestions(services, command, arg, typed)
 
     def _unknown(self, name: str) -> Reply:
         close = self.table.closest(name)

@@ -193,3 +193,12 @@ class ArgInfo:
     min_value: int | None = None
     max_value: int | None = None
     choices: tuple[str, ...] = ()
+    suggested: bool = False  # the core suggests values as they are typed (BriefingBot.suggest)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A value the core suggests for an argument being typed (platform autocomplete)."""
+
+    label: str  # e.g. "10 · The Met should establish a charter…"
+    value: str  # what the argument becomes: "10"

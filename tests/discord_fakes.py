@@ -581,6 +581,7 @@ class FakeDiscord:
     async def slash(
         self,
         name: str,
+        /,  # so an option may be called "name" (/inquiry name:)
         person: Person = MEMBER,
         *,
         guild_id: int | None = GUILD_ID,
@@ -605,14 +606,24 @@ class FakeDiscord:
         )
         return await self._feed(self.state.parse_interaction_create, payload)
 
-    async def autocomplete(self, name: str, option_name: str, typed: str) -> list[Request]:
+    async def autocomplete(
+        self,
+        name: str,
+        option_name: str,
+        typed: str,
+        *,
+        option_type: int = 4,  # 4 an integer, 3 a string
+        channel_id: int = CHANNEL_ID,
+    ) -> list[Request]:
         data = {
             "id": str(self.next_id()),
             "name": name,
             "type": 1,
-            "options": [{"name": option_name, "type": 4, "value": typed, "focused": True}],
+            "options": [
+                {"name": option_name, "type": option_type, "value": typed, "focused": True}
+            ],
         }
-        payload = interaction(4, data, MEMBER, interaction_id=self.next_id())
+        payload = interaction(4, data, MEMBER, interaction_id=self.next_id(), channel_id=channel_id)
         return await self._feed(self.state.parse_interaction_create, payload)
 
     async def press(

@@ -32,7 +32,7 @@ from adapters.discord.render import PAGE_LIMIT, render_reply, rendered_length
 from adapters.inbound import clean_text
 from bot.core import BriefingBot
 from bot.errors import ConfigError
-from bot.messages import IncomingMessage, Reply
+from bot.messages import IncomingMessage, Reply, Suggestion
 from bot.ports import PlatformModerators
 
 logger = logging.getLogger(__name__)
@@ -201,9 +201,7 @@ class DiscordAdapter:
         self.answers = Answers(button_timeout)
         self.sender = DiscordSender(self.client, self.answers)
         self.moderators = DiscordModerators(self.client)
-        self.commands = slash_commands(
-            bot.table.menu(), bot.services.corpus.structure, self._run_slash
-        )
+        self.commands = slash_commands(bot.table.menu(), self._suggest, self._run_slash)
         for command in self.commands:
             self.client.tree.add_command(command, guild=self._guild())
         self._runner: asyncio.Task[None] | None = None
@@ -304,6 +302,14 @@ class DiscordAdapter:
             raise
 
     # -- incoming ---------------------------------------------------------------------------
+
+    async def _suggest(
+        self, interaction: discord.Interaction[Any], command: str, arg: str, typed: str
+    ) -> Sequence[Suggestion]:
+        chat = chat_ref(
+            interaction.channel, interaction.channel_id or 0, interaction.guild_id, interaction.user
+        )
+        return await self.bot.suggest(chat, command, arg, typed)
 
     async def _run_slash(self, interaction: discord.Interaction[Any], text: str) -> None:
         await self.answer_interaction(interaction, text, from_button=False)

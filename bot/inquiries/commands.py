@@ -143,7 +143,7 @@ def inquiry_commands() -> list[Command]:
             "/inquiry [NAME]",
             inquiry,
             group=GROUP,
-            args=(ArgInfo("name", "The inquiry's short name, from /inquiries"),),
+            args=(ArgInfo("name", "The inquiry's short name, from /inquiries", suggested=True),),
             details="Alone, says which inquiry this chat follows. With a name, switches to "
             "it: findings, recommendations, answers and /subscribe are then that inquiry's. "
             "In groups only moderators switch.",
