@@ -63,6 +63,11 @@ class Deployment:
         assert self.services.store is not None
         return self.services.store
 
+    def scheduler(self, sender: RecordingSender) -> Scheduler:
+        """The digest scheduler as ``serve`` wires it, delivering to ``sender``."""
+        maker = digest_maker(self.services, self.store)
+        return Scheduler(self.store, {"console": sender}, maker, self.services.clock)
+
     @property
     def catalogue(self) -> Catalogue:
         assert self.services.inquiries is not None
@@ -274,12 +279,7 @@ async def test_a_chat_gets_a_digest_of_each_inquiry_it_subscribed_to(
     assert "(northgate): Weekly on Wednesday at 08:00" in listing
 
     sender = RecordingSender()
-    scheduler = Scheduler(
-        deployment.store,
-        {"console": sender},
-        digest_maker(deployment.services, deployment.store),
-        deployment.services.clock,
-    )
+    scheduler = deployment.scheduler(sender)
     await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))  # Wednesday 08:00 BST
     alice = sender.to("alice")
     assert len(alice) == 2
@@ -323,12 +323,7 @@ async def test_alerts_watch_the_subscribed_inquirys_new_documents(deployment: De
     assert await deployment.store.add_document(record)
 
     sender = RecordingSender()
-    scheduler = Scheduler(
-        deployment.store,
-        {"console": sender},
-        digest_maker(deployment.services, deployment.store),
-        deployment.services.clock,
-    )
+    scheduler = deployment.scheduler(sender)
     await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))
     [alice] = sender.to("alice")
     [bob] = sender.to("bob")
@@ -374,8 +369,7 @@ async def test_templates_see_the_chats_inquiry_and_all_inquiries(deployment: Dep
         await bot.handle(IncomingMessage(ALICE, ADMIN, "/inquiry harbourside"))
         await bot.handle(IncomingMessage(ALICE, ADMIN, "/subscribe"))
         sender = RecordingSender()
-        maker = digest_maker(deployment.services, deployment.store)
-        scheduler = Scheduler(deployment.store, {"console": sender}, maker, FixedClock())
+        scheduler = deployment.scheduler(sender)
         await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))
         digests = sorted(sender.to("alice"))
         assert [d.split(" (")[0] for d in digests] == [
