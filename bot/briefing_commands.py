@@ -437,8 +437,9 @@ def briefing_commands(table_ref: list[CommandTable]) -> list[Command]:
             "/search WORDS",
             search,
             args=(ArgInfo("words", "What to look for", required=True),),
-            examples=("/search vetting", "/search stop and search"),
-            details="Any message that is not a command is searched the same way.",
+            examples=("/search vetting", "/search stop and search", "/search all vetting"),
+            details="Any message that is not a command is searched the same way. "
+            "/search all WORDS searches every inquiry the bot follows.",
         ),
         Command("more", "The next page of a long answer", "/more", more, hidden=True),
         Command("page", "A page of a long answer", "/page TOKEN N", page, hidden=True),
