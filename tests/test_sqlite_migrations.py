@@ -103,6 +103,12 @@ async def test_an_old_database_belongs_to_the_default_inquiry(tmp_path: Path) ->
         assert await store.unsubscribe(CHAT.key, "harbour")
         assert len(await store.list_outbox(CHAT.key)) == 1
         assert await store.adopt_unassigned("casey") == 0
+        # The outbox still refers to the subscriptions: its rows go with theirs.
+        assert await store.unsubscribe(CHAT.key, "casey")
+        assert await store.list_outbox(CHAT.key) == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert "subscriptions_v2" not in tables(path)
 
 
 async def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
