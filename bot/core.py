@@ -90,7 +90,8 @@ class BriefingBot:
         if command is None:
             return self._unknown(name)
         cleaned = IncomingMessage(message.chat, message.sender, text, message.from_button)
-        ctx = Context(cleaned, await services_for_chat(self.services, message.chat), name)
+        services = await services_for_chat(self.services, message.chat, name)
+        ctx = Context(cleaned, services, name)
         reply = await command.handler(ctx, parsed.args)
         return self.services.pager.paginate(message.chat.key, reply)
 

@@ -378,3 +378,24 @@ async def test_templates_see_the_chats_inquiry_and_all_inquiries(deployment: Dep
         ]
     finally:
         await sandbox.close()
+
+
+async def test_an_inquiry_whose_documents_cannot_be_read_leaves_chats_where_they_are(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "northgate" / "broken.txt").write_bytes(b"\xff\xfe not text \xff")
+    config = Config(corpus_dir=corpus, cache_dir=None, db_path=None)
+    services = build_services(config, Admins(), FixedClock(), InMemoryStore())
+    deployment = Deployment(services, build_bot(services))
+
+    refused = await deployment.text(ALICE, "/inquiry northgate")
+    assert refused.startswith("The documents of The Northgate Bridge Inquiry")
+    assert "This chat stays on the inquiry it follows" in refused
+    assert "The review's 8 findings" in await deployment.text(ALICE, "/findings")
+    assert "broken.txt: not UTF-8 text" in caplog.text  # the operator's log says why
+    # A chat already on it (the files broke after it switched) can still switch away.
+    await deployment.store.set_chat_inquiry(BOB, "northgate", "Europe/London", NOW)
+    stuck = await deployment.text(BOB, "/findings")
+    assert "could not be read just now" in stuck and "/inquiry NAME" in stuck
+    assert "now follows Harbourside" in await deployment.text(BOB, "/inquiry harbourside")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
+from bot.documents import CorpusError
+from bot.errors import UserInputError
 from bot.inquiries.catalogue import LoadedInquiry
 from bot.inquiries.model import Inquiry
 from bot.messages import ChatRef
 from bot.services import Services
+
+logger = logging.getLogger(__name__)
 
 
 async def current_inquiry(services: Services, chat_key: str) -> Inquiry | None:
@@ -22,7 +27,11 @@ async def current_inquiry(services: Services, chat_key: str) -> Inquiry | None:
     return catalogue.resolve(chosen)
 
 
-async def services_for_chat(services: Services, chat: ChatRef) -> Services:
+# Commands that work whatever inquiry the chat is on, even one whose documents fail to load.
+CATALOGUE_COMMANDS = frozenset({"inquiry", "inquiries", "help", "start"})
+
+
+async def services_for_chat(services: Services, chat: ChatRef, command: str = "") -> Services:
     """``services`` answering from the chat's inquiry (loaded now if this is its first use).
 
     With one inquiry nothing is looked up: the services already answer from it.
@@ -33,7 +42,17 @@ async def services_for_chat(services: Services, chat: ChatRef) -> Services:
     inquiry = await current_inquiry(services, chat.key)
     if inquiry is None or (services.inquiry is not None and inquiry.name == services.inquiry.name):
         return services
-    return with_inquiry(services, await catalogue.load(inquiry))
+    try:
+        return with_inquiry(services, await catalogue.load(inquiry))
+    except CorpusError:
+        logger.exception("could not load inquiry %s for chat %s", inquiry.name, chat.key)
+        if command in CATALOGUE_COMMANDS:
+            return services  # so the chat can still see the inquiries and switch
+        raise UserInputError(
+            f"The documents of {inquiry.title} could not be read just now; the bot's operator "
+            "will find why in its log. /inquiries lists the others, and /inquiry NAME "
+            "switches to one."
+        ) from None
 
 
 def with_inquiry(services: Services, loaded: LoadedInquiry) -> Services:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.commands import Command, Context
+from bot.documents import CorpusError
 from bot.errors import UserInputError
 from bot.inquiries.catalogue import Catalogue, LoadedInquiry
 from bot.inquiries.chats import current_inquiry, with_inquiry
@@ -13,6 +15,8 @@ from bot.messages import ArgInfo, Item, Reply
 
 if TYPE_CHECKING:
     from bot.search import Hit
+
+logger = logging.getLogger(__name__)
 
 GROUP = "Inquiries"
 SEARCH_ALL_PER_INQUIRY = 3
@@ -56,9 +60,9 @@ async def inquiries(ctx: Context, args: str) -> Reply:
 async def inquiry(ctx: Context, args: str) -> Reply:
     catalogue = _catalogue(ctx)
     chat = ctx.message.chat
+    following = await current_inquiry(ctx.services, chat.key) or catalogue.default
     if not args.strip():
-        current = await current_inquiry(ctx.services, chat.key) or catalogue.default
-        return _describe(ctx, catalogue, await catalogue.load(current), switched=False)
+        return _describe(ctx, catalogue, await _load(catalogue, following), switched=False)
     wanted = catalogue.find(args)
     store = ctx.services.store
     if store is None:
@@ -67,13 +71,26 @@ async def inquiry(ctx: Context, args: str) -> Reply:
             "Its operator can give it one with --db PATH or INQUIRY_BOT_DB."
         )
     await ctx.require_moderator("switch the inquiry this chat follows")
-    loaded = await catalogue.load(wanted)  # before switching: a failure leaves the chat as it was
+    loaded = await _load(catalogue, wanted)  # before switching: a failure changes nothing
+    if wanted.name == following.name:
+        return _describe(ctx, catalogue, loaded, switched=False)
     await store.set_chat_inquiry(
         chat, wanted.name, ctx.services.default_timezone, ctx.services.clock.now()
     )
     subs = await store.list_subscriptions(chat.key)
     elsewhere = any(s.inquiry != wanted.name for s in subs)
     return _describe(ctx, catalogue, loaded, switched=True, digest_elsewhere=elsewhere)
+
+
+async def _load(catalogue: Catalogue, inquiry: Inquiry) -> LoadedInquiry:
+    try:
+        return await catalogue.load(inquiry)
+    except CorpusError:
+        logger.exception("could not load inquiry %s", inquiry.name)
+        raise UserInputError(
+            f"The documents of {inquiry.title} could not be read just now; the bot's "
+            "operator will find why in its log. This chat stays on the inquiry it follows."
+        ) from None
 
 
 def _describe(
