@@ -235,20 +235,14 @@ def large_corpus(passage_count: int, query_count: int, baseline_queries: int) ->
         table(
             ["build and load", "value"],
             [
-                [
-                    "SearchIndex.build, no cache (split, tokenise, index, group quotes, save)",
-                    f"{build_ms / 1000:.1f} s",
-                ],
-                [
-                    "SearchIndex.build, cache present (hash documents, load passages and index)",
-                    f"{load_ms / 1000:.2f} s",
-                ],
+                ["SearchIndex.build, no cache (split, tokenise, index, group quotes, save)",
+                 f"{build_ms / 1000:.1f} s"],
+                ["SearchIndex.build, cache present (hash documents, load passages and index)",
+                 f"{load_ms / 1000:.2f} s"],
                 ["cache file size", f"{cache_mb:.1f} MB"],
                 ["raw bm25s index() on pre-tokenised passages", f"{raw_build_ms / 1000:.1f} s"],
-                [
-                    "rank-bm25 BM25Okapi() on pre-tokenised passages",
-                    f"{okapi_build_ms / 1000:.1f} s",
-                ],
+                ["rank-bm25 BM25Okapi() on pre-tokenised passages",
+                 f"{okapi_build_ms / 1000:.1f} s"],
                 ["peak RSS before building", f"{rss_before:.0f} MB"],
                 ["peak RSS after our build", f"{rss_built:.0f} MB"],
                 ["passages in a shared-quotation group", f"{grouped:,}"],
@@ -415,10 +409,8 @@ def seed_corpus() -> None:
             [
                 ["build, no cache", f"{build_ms:.0f} ms"],
                 ["build, cache present", f"{load_ms:.0f} ms"],
-                [
-                    "search, median (7 kinds of question × 20)",
-                    f"{statistics.median(search_ms):.2f} ms",
-                ],
+                ["search, median (7 kinds of question × 20)",
+                 f"{statistics.median(search_ms):.2f} ms"],
                 ["search, p95", f"{percentile(search_ms, 0.95):.2f} ms"],
             ],
         )

@@ -143,10 +143,8 @@ def main() -> None:
     )
     runs = [
         min(
-            (
-                measure(label, way, source, contexts, chats, args.workers)
-                for _ in range(args.repeat)
-            ),
+            (measure(label, way, source, contexts, chats, args.workers)
+             for _ in range(args.repeat)),
             key=lambda run: run.total,
         )
         for label, way in ways

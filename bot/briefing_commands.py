@@ -394,48 +394,32 @@ def _recommendation_item(r: Recommendation) -> Item:
 
 def briefing_commands(table_ref: list[CommandTable]) -> list[Command]:
     """The briefing commands; ``table_ref`` lets /help see the finished table."""
-    number = ArgInfo("number", "The number", kind="int", required=True, min_value=1, suggested=True)
+    number = ArgInfo(
+        "number", "The number", kind="int", required=True, min_value=1, suggested=True
+    )
     return [
         Command("start", "What this bot does and how to begin", "/start", start),
         help_command(table_ref),
         Command(
-            "findings",
-            "The review's numbered findings, by title",
-            "/findings",
-            findings,
+            "findings", "The review's numbered findings, by title", "/findings", findings,
             examples=("/findings",),
         ),
         Command(
-            "finding",
-            "One finding in full",
-            "/finding N",
-            finding,
-            args=(number,),
+            "finding", "One finding in full", "/finding N", finding, args=(number,),
             examples=("/finding 5",),
         ),
         Command(
-            "recommendations",
-            "The recommendations, grouped by theme",
-            "/recommendations",
-            recommendations,
-            aliases=("recs",),
+            "recommendations", "The recommendations, grouped by theme", "/recommendations",
+            recommendations, aliases=("recs",),
         ),
         Command(
-            "recommendation",
-            "One recommendation in full",
-            "/recommendation N",
-            recommendation,
-            aliases=("rec",),
-            args=(number,),
-            examples=("/recommendation 10", "/rec 3"),
+            "recommendation", "One recommendation in full", "/recommendation N", recommendation,
+            aliases=("rec",), args=(number,), examples=("/recommendation 10", "/rec 3"),
         ),
         Command("chapters", "The report's table of contents", "/chapters", chapters),
         Command("sources", "The documents I answer from", "/sources", sources),
         Command(
-            "search",
-            "Search the documents for words",
-            "/search WORDS",
-            search,
+            "search", "Search the documents for words", "/search WORDS", search,
             args=(ArgInfo("words", "What to look for", required=True),),
             examples=("/search vetting", "/search stop and search", "/search all vetting"),
             details="Any message that is not a command is searched the same way. "

@@ -110,7 +110,9 @@ async def test_backslash_continues_a_message_over_lines(bot: BriefingBot) -> Non
     assert answer["message"] == "/rec \n4" and answer["items"][0]["number"] == 4
 
 
-def test_console_chats_share_one_database_but_not_settings(repo_root: Path, tmp_path: Path) -> None:
+def test_console_chats_share_one_database_but_not_settings(
+    repo_root: Path, tmp_path: Path
+) -> None:
     run_cli(repo_root, tmp_path, "ask", "--chat", "alice", "/subscribe", "weekly", "mon", "09:00")
     assert "Weekly on Monday at 09:00" in run_cli(
         repo_root, tmp_path, "ask", "--chat", "alice", "/subscriptions"

@@ -57,11 +57,7 @@ def test_said_and_says_meet_say() -> None:
 
 def test_numbers_survive_without_their_percent_signs_and_commas() -> None:
     assert tokenize("below 50% in 2016, £9,600 or £0.7 billion") == [
-        "50",
-        "2016",
-        "9600",
-        "0.7",
-        "billion",
+        "50", "2016", "9600", "0.7", "billion",
     ]
 
 
@@ -101,18 +97,13 @@ def test_numbered_items_quotes_and_ellipses_split_where_a_reader_would() -> None
         "They persist.",
     ]
     assert sentences("“It is brutal.” She said so. “Really?” Yes.") == [
-        "“It is brutal.”",
-        "She said so.",
-        "“Really?”",
-        "Yes.",
+        "“It is brutal.”", "She said so.", "“Really?”", "Yes.",
     ]
     assert sentences("You have to be invisible... If you complain it gets worse.") == [
-        "You have to be invisible...",
-        "If you complain it gets worse.",
+        "You have to be invisible...", "If you complain it gets worse.",
     ]
     assert sentences("told me: “we abused.”8 Reverend Smallman said more.") == [
-        "told me: “we abused.”8",
-        "Reverend Smallman said more.",
+        "told me: “we abused.”8", "Reverend Smallman said more.",
     ]
 
 
@@ -364,7 +355,9 @@ def test_an_empty_corpus_searches_to_nothing(tmp_path: Path) -> None:
     assert index.search("police").hits == ()
 
 
-def test_second_build_loads_the_cache_and_answers_alike(corpus: Corpus, tmp_path: Path) -> None:
+def test_second_build_loads_the_cache_and_answers_alike(
+    corpus: Corpus, tmp_path: Path
+) -> None:
     first = SearchIndex.build(corpus.documents, cache_dir=tmp_path)
     second = SearchIndex.build(corpus.documents, cache_dir=tmp_path)
     assert not first.from_cache and second.from_cache

@@ -77,7 +77,9 @@ def app(services: Services, sandbox: TemplateSandbox) -> Services:
     )
 
 
-async def send(app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP) -> Reply:
+async def send(
+    app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP
+) -> Reply:
     match = _COMMAND.match(text)
     assert match, text
     name, args = match.group(1), match.group(2).strip()
@@ -89,7 +91,9 @@ async def say(app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef =
     return (await send(app, text, sender, chat)).plain
 
 
-async def refused(app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP) -> str:
+async def refused(
+    app: Services, text: str, sender: SenderRef = MOD, chat: ChatRef = GROUP
+) -> str:
     with pytest.raises(UserInputError) as caught:
         await send(app, text, sender, chat)
     return str(caught.value)
@@ -411,22 +415,9 @@ async def test_a_refused_template_searches_nothing(
 async def test_help_lists_variables_filters_and_the_example(app: Services) -> None:
     reply = await send(app, "/template help", sender=READER)
     text = reply.plain
-    for word in (
-        "findings",
-        "recommendations",
-        "chapters",
-        "new_documents",
-        "alerts",
-        "now",
-        'search("words", k)',
-        'date("%d %B %Y")',
-        "8,000",
-        "16,000",
-        "2 seconds",
-        "256 MB",
-        "/briefing NAME",
-        "<b>",
-    ):
+    for word in ("findings", "recommendations", "chapters", "new_documents", "alerts", "now",
+                 'search("words", k)', 'date("%d %B %Y")', "8,000", "16,000", "2 seconds",
+                 "256 MB", "/briefing NAME", "<b>"):
         assert word in text, word
     code = [span.text for line in reply.lines for span in line if span.code]
     example = app.views.source("template_example.j2").splitlines()
@@ -467,17 +458,9 @@ async def test_render_custom_renders_a_digest_template(
     digest_context = {  # the shape bot.digests.digest builds
         "timezone": "Europe/London",
         "alerts": [{"alerts": ["vetting"], "excerpt": [["x", False]], "citation": {}}],
-        "new_documents": [
-            {
-                "document_id": "d1",
-                "title": "New one",
-                "outlet": None,
-                "source": "New one",
-                "date": "2024-02-29",
-                "url": None,
-                "added_at": "2024-02-29T10:00:00+00:00",
-            }
-        ],
+        "new_documents": [{"document_id": "d1", "title": "New one", "outlet": None,
+                           "source": "New one", "date": "2024-02-29", "url": None,
+                           "added_at": "2024-02-29T10:00:00+00:00"}],
     }
     lines = await render(
         "<b>{{ now.weekday }}</b> {{ alerts|join(', ') }}: "

@@ -52,19 +52,8 @@ _IRREGULAR = {"said": "say", "says": "say", "saying": "say"}
 # One char for one char, so offsets in the folded text are offsets in the original.
 # "_" becomes a space: it joins no English words and keeps the word pattern one class.
 _FOLD = str.maketrans(
-    {
-        "’": "'",
-        "‘": "'",
-        "ʼ": "'",
-        "`": "'",
-        "´": "'",
-        "“": '"',
-        "”": '"',
-        "„": '"',
-        "«": '"',
-        "»": '"',
-        "_": " ",
-    }
+    {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"',
+     "«": '"', "»": '"', "_": " "}
 )
 _HYPHENS = "-\u2010\u2011"
 
@@ -169,7 +158,7 @@ def _word_forms(raw: str) -> list[str]:
 
 
 def _fold_accents(word: str) -> str:
-    """ "café" reads as "cafe" (readers often type without accents), but only for words
+    """"café" reads as "cafe" (readers often type without accents), but only for words
     that become plain ASCII: other scripts need their combining marks."""
     folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
     return folded if folded.isascii() else word

@@ -275,7 +275,8 @@ async def list_templates(env: _Env, rest: str) -> Reply:
                 Span("• "),
                 Span(t.name, code=True),
                 Span(
-                    f": version {t.version}, by {t.author}, {_when(t.created_at, timezone)}{used}"
+                    f": version {t.version}, by {t.author}, "
+                    f"{_when(t.created_at, timezone)}{used}"
                 ),
             )
         )
@@ -450,7 +451,7 @@ def template_commands() -> list[Command]:
             ),
             examples=(
                 "/template help",
-                "/template add welcome Hello! The review made {{ recommendations|length }} "
+                '/template add welcome Hello! The review made {{ recommendations|length }} '
                 "recommendations.",
                 "/template preview welcome",
                 "/template use welcome",
