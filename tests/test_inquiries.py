@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ from adapters.sqlite_store import SqliteStore
 from bot.core import BriefingBot
 from bot.documents import CorpusError, default_corpus_dir
 from bot.errors import ConfigError
-from bot.inquiries import Catalogue, InquiryStatus, discover
+from bot.inquiries import Catalogue, Inquiry, InquiryStatus, LoadedInquiry, discover
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
 from bot.sandbox import TemplateSandbox
 from bot.scheduler import Scheduler
@@ -399,3 +401,57 @@ async def test_an_inquiry_whose_documents_cannot_be_read_leaves_chats_where_they
     stuck = await deployment.text(BOB, "/findings")
     assert "could not be read just now" in stuck and "/inquiry NAME" in stuck
     assert "now follows Harbourside" in await deployment.text(BOB, "/inquiry harbourside")
+
+
+def test_folders_that_are_not_inquiries_are_skipped(tmp_path: Path) -> None:
+    make_corpus(tmp_path)
+    (tmp_path / "_drafts").mkdir()
+    (tmp_path / "_drafts" / "draft.txt").write_text("Not yet published.")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.csv").write_text("a,b")
+    names = [i.name for i in discover(tmp_path)]
+    assert names == ["casey", "harbourside", "northgate"]
+    # A reported date alone means it has reported.
+    (tmp_path / "northgate" / "inquiry.json").write_text(json.dumps({"reported": "2024-11"}))
+    northgate = discover(tmp_path)[2]
+    assert northgate.status is InquiryStatus.REPORTED
+    assert northgate.describe_status() == "reported 2024"
+
+
+async def test_loading_an_inquiry_holds_up_no_other_chat(corpus_dir: Path, cache_dir: Path) -> None:
+    config = Config(corpus_dir=corpus_dir, cache_dir=cache_dir, db_path=None)
+    services = build_services(config, Admins(), FixedClock(), InMemoryStore())
+    assert services.inquiries is not None
+    load = services.inquiries._loader
+    release = threading.Event()
+
+    def slow(inquiry: Inquiry) -> LoadedInquiry:
+        if inquiry.name == "northgate":
+            assert release.wait(10)
+        return load(inquiry)
+
+    services.inquiries._loader = slow
+    deployment = Deployment(services, build_bot(services))
+    switching = asyncio.create_task(deployment.text(ALICE, "/inquiry northgate"))
+    await asyncio.sleep(0.05)
+    assert not switching.done()
+    # Another chat is answered while Northgate is still loading.
+    assert "The review's 8 findings" in await deployment.text(BOB, "/findings")
+    release.set()
+    assert "now follows" in await switching
+
+
+async def test_pause_and_resume_name_an_inquiry(deployment: Deployment) -> None:
+    await deployment.say(ALICE, "/subscribe")
+    await deployment.say(ALICE, "/inquiry harbourside")
+    assert "no digest of Harbourside Water Inquiry to pause" in await deployment.text(
+        ALICE, "/pause"
+    )
+    assert (await deployment.text(ALICE, "/pause casey")).startswith("Paused")
+    sub = await deployment.store.get_subscription(ALICE.key, "casey")
+    assert sub is not None and sub.paused
+    assert (await deployment.text(ALICE, "/resume casey")).startswith("Resumed")
+    wrong = await deployment.text(ALICE, "/unsubscribe harbor")
+    assert "Did you mean harbourside?" in wrong
+    assert await deployment.store.get_subscription(ALICE.key, "casey") is not None
