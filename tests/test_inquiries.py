@@ -17,6 +17,7 @@ from bot.core import BriefingBot
 from bot.documents import CorpusError, default_corpus_dir
 from bot.errors import ConfigError
 from bot.inquiries import Catalogue, Inquiry, InquiryStatus, LoadedInquiry, discover
+from bot.inquiries.loading import make_loader
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
 from bot.sandbox import TemplateSandbox
 from bot.scheduler import Scheduler
@@ -422,8 +423,7 @@ def test_folders_that_are_not_inquiries_are_skipped(tmp_path: Path) -> None:
 async def test_loading_an_inquiry_holds_up_no_other_chat(corpus_dir: Path, cache_dir: Path) -> None:
     config = Config(corpus_dir=corpus_dir, cache_dir=cache_dir, db_path=None)
     services = build_services(config, Admins(), FixedClock(), InMemoryStore())
-    assert services.inquiries is not None
-    load = services.inquiries._loader
+    load = make_loader(cache_dir, {})
     release = threading.Event()
 
     def slow(inquiry: Inquiry) -> LoadedInquiry:
@@ -431,7 +431,7 @@ async def test_loading_an_inquiry_holds_up_no_other_chat(corpus_dir: Path, cache
             assert release.wait(10)
         return load(inquiry)
 
-    services.inquiries._loader = slow
+    services.inquiries = Catalogue(discover(corpus_dir), slow)
     deployment = Deployment(services, build_bot(services))
     switching = asyncio.create_task(deployment.text(ALICE, "/inquiry northgate"))
     await asyncio.sleep(0.05)
