@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.app import Config, build_bot, build_services, digest_maker
-from adapters.discord_bot import DiscordAdapter
+from adapters.discord.bot import DiscordAdapter
 from bot.ports import PlatformModerators
 from bot.scheduler import Scheduler
 from bot.store import InMemoryStore

@@ -11,7 +11,7 @@ import pytest
 from telegram import Update
 
 from adapters.app import Config, build_bot, build_services, digest_maker
-from adapters.telegram_bot import TelegramAdapter
+from adapters.telegram.bot import TelegramAdapter
 from bot.ports import EveryoneModerates
 from bot.scheduler import Scheduler
 from bot.store import InMemoryStore
