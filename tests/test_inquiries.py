@@ -19,10 +19,10 @@ from bot.errors import ConfigError
 from bot.inquiries import Catalogue, Inquiry, InquiryStatus, LoadedInquiry, discover
 from bot.inquiries.loading import make_loader
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
-from bot.sandbox import TemplateSandbox
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, Store, text_hash
+from bot.templates.sandbox import TemplateSandbox
 from tests.inquiry_fixtures import (
     ADMIN,
     ALICE,

@@ -237,18 +237,14 @@ async def stored_documents(store: Store, cache_dir: Path | None = None) -> list[
     With `cache_dir`, each is cleaned and structured once, not at every start.
     """
     cache = DocumentCache(cache_dir) if cache_dir is not None else None
-    documents: list[Document] = []
-    for record in await store.list_documents():
-        meta = DocumentMeta(
-            record.id, record.title, record.outlet, record.date, record.kind, record.url
-        )
-        documents.append(_stored_document(record, meta, cache).document)
-    return documents
+    return [parse_stored(record, cache).document for record in await store.list_documents()]
 
 
-def _stored_document(
-    record: DocumentRecord, meta: DocumentMeta, cache: DocumentCache | None
-) -> ParsedDocument:
+def parse_stored(record: DocumentRecord, cache: DocumentCache | None = None) -> ParsedDocument:
+    """A document added with ``ingest``, cleaned and structured (once, with a cache)."""
+    meta = DocumentMeta(
+        record.id, record.title, record.outlet, record.date, record.kind, record.url
+    )
     if cache is None:
         return parse_document(record.text, meta)
     key = text_key(record.text_hash, _meta_fields(meta))

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bot.documents import build_corpus, load_corpus, parse_document
-from bot.documents.ingest import with_stored
+from bot.documents import build_corpus, load_corpus
+from bot.documents.cache import DocumentCache
+from bot.documents.ingest import parse_stored, with_stored
 from bot.inquiries.catalogue import LoadedInquiry, Loader
 from bot.inquiries.model import Inquiry, normalise_name
-from bot.model import Corpus, DocumentMeta
+from bot.model import Corpus
 from bot.search.dense import KNOWN_VECTORS
 from bot.search.embedding import Embedder
 from bot.store import DocumentRecord
@@ -23,18 +24,16 @@ def inquiry_cache_dir(cache_dir: Path | None, name: str) -> Path | None:
     return cache_dir / "inquiries" / name if cache_dir is not None else None
 
 
-def record_meta(record: DocumentRecord) -> DocumentMeta:
-    return DocumentMeta(
-        record.id, record.title, record.outlet, record.date, record.kind, record.url
-    )
-
-
-def corpus_of(inquiry: Inquiry, added: Sequence[DocumentRecord]) -> Corpus:
-    """The inquiry's documents: its folder's, then those added to it with ``ingest``."""
-    parsed = [parse_document(r.text, record_meta(r)) for r in added]
+def corpus_of(
+    inquiry: Inquiry, added: Sequence[DocumentRecord], cache_dir: Path | None = None
+) -> Corpus:
+    """The inquiry's documents: its folder's, then those added to it with ``ingest``
+    (read once and kept in ``cache_dir``'s document cache)."""
+    cache = DocumentCache(cache_dir) if cache_dir is not None else None
+    parsed = [parse_stored(r, cache) for r in added]
     if inquiry.folder is None:
         return build_corpus(parsed)  # the report's structure comes from what was added
-    return with_stored(load_corpus(inquiry.folder), [p.document for p in parsed])
+    return with_stored(load_corpus(inquiry.folder, cache_dir), [p.document for p in parsed])
 
 
 def make_loader(
@@ -49,7 +48,7 @@ def make_loader(
     def load(inquiry: Inquiry) -> LoadedInquiry:
         from bot.search import SearchIndex
 
-        corpus = corpus_of(inquiry, added.get(inquiry.name, ()))
+        corpus = corpus_of(inquiry, added.get(inquiry.name, ()), cache_dir)
         index = SearchIndex.build(
             corpus.documents,
             cache_dir=inquiry_cache_dir(cache_dir, inquiry.name),
