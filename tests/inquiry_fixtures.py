@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.documents import default_corpus_dir
-from bot.messages import ChatKind, ChatRef, DeliveryOutcome, Reply, SenderRef
+from bot.messages import ChatKind, ChatRef, DeliveryOutcome, Reply
+
+# The same people, clock and moderators as the digest commands' tests.
+from tests.test_subscriptions import ADMIN as ADMIN
+from tests.test_subscriptions import MEMBER as MEMBER
+from tests.test_subscriptions import NOW as NOW
+from tests.test_subscriptions import Admins as Admins
+from tests.test_subscriptions import FixedClock as FixedClock
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inquiries"
-NOW = datetime(2024, 5, 14, 10, 0, tzinfo=UTC)  # Tuesday, 11:00 in London
-ADMIN = SenderRef("1", "Ann Admin")
-MEMBER = SenderRef("2", "Max Member")
 ALICE = ChatRef("console", "alice", ChatKind.PRIVATE)
 BOB = ChatRef("console", "bob", ChatKind.PRIVATE)
 GROUP = ChatRef("console", "-500", ChatKind.GROUP, "Reading group")
@@ -27,24 +30,6 @@ def make_corpus(root: Path) -> Path:
     for name in ("harbourside", "northgate"):
         shutil.copytree(FIXTURES / name, root / name)
     return root
-
-
-@dataclass
-class FixedClock:
-    moment: datetime = NOW
-
-    def now(self) -> datetime:
-        return self.moment
-
-
-@dataclass
-class Admins:
-    """Group admins by sender id; everyone runs their own private chat."""
-
-    ids: frozenset[str] = frozenset({ADMIN.id})
-
-    async def is_moderator(self, chat: ChatRef, sender: SenderRef) -> bool:
-        return chat.kind is ChatKind.PRIVATE or sender.id in self.ids
 
 
 @dataclass
