@@ -3,6 +3,7 @@ of three inquiries (the Casey seeds and two fictional ones)."""
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import subprocess
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.app import Config, build_services
+from adapters.cli_store import target_inquiry
+from bot.errors import UserInputError
 from tests.inquiry_fixtures import make_corpus
 
 
@@ -213,3 +217,21 @@ CREATE TABLE templates (chat_key TEXT NOT NULL, name TEXT NOT NULL, version INTE
     PRIMARY KEY (chat_key, name, version));
 CREATE TABLE digest_templates (chat_key TEXT PRIMARY KEY, name TEXT NOT NULL);
 """
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_new_inquiry_name_is_confirmed_on_a_terminal(corpus_dir: Path) -> None:
+    services = build_services(Config(corpus_dir=corpus_dir, cache_dir=None, db_path=None))
+    asked = Terminal()
+    made = target_inquiry(services, "Skerry Light", False, Terminal("yes\n"), asked)
+    assert made.name == "skerry-light" and made.corpus.documents == ()
+    assert "There is no inquiry 'skerry-light' yet" in asked.getvalue()
+    assert "Make it? [y/N]" in asked.getvalue()
+    with pytest.raises(UserInputError, match="add --new"):
+        target_inquiry(services, "skerry", False, Terminal("n\n"), Terminal())
+    existing = target_inquiry(services, "Harbourside", False, Terminal(), Terminal())
+    assert existing.name == "harbourside" and len(existing.corpus.documents) == 2
