@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.app import Config, build_bot, digest_maker, open_services  # noqa: E402
-from adapters.sqlite_store import SqliteStore  # noqa: E402
+from adapters.storage.sqlite import SqliteStore  # noqa: E402
+from bot.digests.schedule import daily  # noqa: E402
+from bot.digests.scheduler import Scheduler  # noqa: E402
 from bot.messages import ChatKind, ChatRef, DeliveryOutcome, IncomingMessage, Reply  # noqa: E402
 from bot.ports import EveryoneModerates  # noqa: E402
-from bot.schedule import daily  # noqa: E402
-from bot.scheduler import Scheduler  # noqa: E402
 from bot.services import Services  # noqa: E402
 
 SEED = 20240514

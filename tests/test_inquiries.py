@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from adapters.app import Config, build_bot, build_services, digest_maker
-from adapters.sqlite_store import SqliteStore
+from adapters.storage.sqlite import SqliteStore
 from bot.core import BriefingBot
+from bot.digests.scheduler import Scheduler
 from bot.documents import CorpusError, default_corpus_dir
 from bot.errors import ConfigError
 from bot.inquiries import Catalogue, Inquiry, InquiryStatus, LoadedInquiry, discover
 from bot.inquiries.loading import make_loader
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
-from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, Store, text_hash
 from bot.templates.sandbox import TemplateSandbox

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.app import Config, build_bot, build_services, digest_maker
 from adapters.discord.bot import DiscordAdapter
+from bot.digests.scheduler import Scheduler
 from bot.ports import PlatformModerators
-from bot.scheduler import Scheduler
 from bot.store import InMemoryStore
 from tests.discord_fakes import (
     CHANNEL_ID,

@@ -12,8 +12,8 @@ from telegram import Update
 
 from adapters.app import Config, build_bot, build_services, digest_maker
 from adapters.telegram.bot import TelegramAdapter
+from bot.digests.scheduler import Scheduler
 from bot.ports import EveryoneModerates
-from bot.scheduler import Scheduler
 from bot.store import InMemoryStore
 from tests.inquiry_fixtures import FixedClock, make_corpus
 from tests.telegram_standin import (

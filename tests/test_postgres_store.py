@@ -47,13 +47,35 @@ async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
 
 
 async def test_an_older_database_is_upgraded_and_keeps_its_data(pg_url: str) -> None:
-    async with await PostgresStore.open(pg_url, migrations=MIGRATIONS[:1]) as old:
-        await old.subscribe(CHAT, daily(7, 30), "Europe/London", T0)
+    async with await PostgresStore.open(pg_url, migrations=MIGRATIONS[:1]):
+        pass
+    db = await asyncpg.connect(pg_url)  # a chat and its digest as version 1's code wrote them
+    try:
+        await db.execute(
+            """INSERT INTO chats (chat_key, platform, chat_id, kind, timezone, created_at)
+               VALUES ($1, $2, $3, 'group', 'Europe/London', $4)""",
+            CHAT.key, CHAT.platform, CHAT.id, T0,
+        )  # fmt: skip
+        await db.execute(
+            """INSERT INTO subscriptions (chat_key, frequency, at_time, since, created_at)
+               VALUES ($1, 'daily', '07:30', $2, $2)""",
+            CHAT.key, T0,
+        )  # fmt: skip
+    finally:
+        await db.close()
     async with await PostgresStore.open(pg_url) as store:
         assert await store.schema_version() == LATEST
         assert await store.save_template(CHAT.key, "mine", "src", "ann", T0) == 1
-        sub = await store.get_subscription(CHAT.key)
+        # From before inquiries: the default inquiry's, once the bot says which that is.
+        assert await store.adopt_unassigned("casey") == 2
+        sub = await store.get_subscription(CHAT.key, "casey")
         assert sub is not None and sub.schedule == daily(7, 30)
+        other = await store.subscribe(CHAT, weekly(0, 9), "Europe/London", T0, "harbour")
+        assert [s.inquiry for s in await store.list_subscriptions(CHAT.key)] == [
+            "casey",
+            "harbour",
+        ]
+        assert other.id != sub.id
 
 
 async def test_a_failed_migration_changes_nothing(pg_url: str) -> None:
