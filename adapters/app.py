@@ -193,7 +193,12 @@ async def open_services(
     try:
         # Chats, digests and documents from before inquiries belong to the default one.
         default = build_catalogue(config, await store.list_documents()).default
-        await store.adopt_unassigned(default.name)
+        try:
+            await store.adopt_unassigned(default.name)
+        except Exception:  # a damaged table: each command that needs it says so its own way
+            logger.warning(
+                "could not give the rows from before inquiries to %s", default.name, exc_info=True
+            )
         added = await store.list_documents()
         services = build_services(config, moderators, clock, store, added)
         services.sandbox = sandbox
