@@ -170,7 +170,7 @@ async def test_two_chats_on_two_inquiries_get_their_own_briefings(deployment: De
     alice_findings = await deployment.text(ALICE, "/findings")
     bob_findings = await deployment.text(BOB, "/findings")
     assert "The scour of the river bed was never measured" in alice_findings
-    assert "scour" not in bob_findings and "The review's 8 findings" in bob_findings
+    assert "scour" not in bob_findings and "The report's 8 findings" in bob_findings
 
     # The range is the inquiry's: 18 recommendations on Northgate, 16 on Casey.
     rec = await deployment.text(ALICE, "/recommendation 17")
@@ -233,7 +233,7 @@ async def test_in_a_group_only_moderators_switch(deployment: Deployment) -> None
         refused
         == "Only this chat's moderators (its admins) can switch the inquiry this chat follows."
     )
-    assert "The review's 8 findings" in await deployment.text(GROUP, "/findings", MEMBER)
+    assert "The report's 8 findings" in await deployment.text(GROUP, "/findings", MEMBER)
     assert "now follows" in await deployment.text(GROUP, "/inquiry northgate", ADMIN)
     assert "scour" in await deployment.text(GROUP, "/findings", MEMBER)
     # Anyone may ask which one it is.
@@ -252,7 +252,7 @@ async def test_search_all_labels_each_hit_with_its_inquiry(deployment: Deploymen
     assert "The Northgate Bridge Inquiry: final report" in inquiries
     assert "[The Northgate Bridge Inquiry: final report]" in reply.plain
     # The chat still follows its own inquiry.
-    assert "The review's 8 findings" in await deployment.text(BOB, "/findings")
+    assert "The report's 8 findings" in await deployment.text(BOB, "/findings")
     nothing = await deployment.text(BOB, "/search all zzzqqq")
     assert "/findings" in nothing
 
@@ -395,7 +395,7 @@ async def test_an_inquiry_whose_documents_cannot_be_read_leaves_chats_where_they
     refused = await deployment.text(ALICE, "/inquiry northgate")
     assert refused.startswith("The documents of The Northgate Bridge Inquiry")
     assert "This chat stays on the inquiry it follows" in refused
-    assert "The review's 8 findings" in await deployment.text(ALICE, "/findings")
+    assert "The report's 8 findings" in await deployment.text(ALICE, "/findings")
     assert "broken.txt: not UTF-8 text" in caplog.text  # the operator's log says why
     # A chat already on it (the files broke after it switched) can still switch away.
     await deployment.store.set_chat_inquiry(BOB, "northgate", "Europe/London", NOW)
@@ -437,7 +437,7 @@ async def test_loading_an_inquiry_holds_up_no_other_chat(corpus_dir: Path, cache
     await asyncio.sleep(0.05)
     assert not switching.done()
     # Another chat is answered while Northgate is still loading.
-    assert "The review's 8 findings" in await deployment.text(BOB, "/findings")
+    assert "The report's 8 findings" in await deployment.text(BOB, "/findings")
     release.set()
     assert "now follows" in await switching
 

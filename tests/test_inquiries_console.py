@@ -78,7 +78,7 @@ def test_two_console_chats_follow_two_inquiries(
     bob = session(repo_root, tmp_path, corpus_dir, "bob", "/findings", "/subscribe")
     assert "The scour of the river bed was never measured" in alice
     assert "consulted on the memorial" in alice
-    assert "The review's 8 findings" in bob and "scour" not in bob
+    assert "The report's 8 findings" in bob and "scour" not in bob
 
     digests = cli(
         repo_root, tmp_path, corpus_dir, "digests", "--at", "2030-01-07T08:00+00:00"
@@ -147,7 +147,7 @@ def test_an_old_database_and_a_flat_corpus_keep_working(repo_root: Path, tmp_pat
     old = session(repo_root, tmp_path, None, "old", "/subscriptions", "/inquiry", "/findings")
     assert "Daily at 07:30" in old and "1. vetting" in old
     assert "This chat follows The Casey Review" in old
-    assert "The review's 8 findings" in old
+    assert "The report's 8 findings" in old
     digests = cli(repo_root, tmp_path, None, "digests", "--at", "2030-01-07T07:30+00:00").stdout
     assert "Finding 1 of 8" in digests
     with sqlite3.connect(db) as conn:
