@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from importlib.metadata import version
 import os
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 
@@ -87,13 +88,30 @@ def cache_key(documents: Sequence[Document], settings: SearchSettings) -> str:
     version stands for the passage splitter too.
     """
     digest = hashlib.sha256()
-    header = [_CACHE_FORMAT, TOKENIZER_VERSION, bm25s.__version__, repr(settings)]
+    header = [_CACHE_FORMAT, TOKENIZER_VERSION, _bm25s_version(), repr(settings)]
     digest.update(json.dumps(header).encode())
     for doc in documents:
         sections = [(s.title, s.start, s.end) for s in doc.sections]
         digest.update(json.dumps([doc.id, len(doc.text), sections]).encode())
         digest.update(doc.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
+
+
+@cache
+def _bm25s_version() -> str:
+    # From the installed package's metadata: importing bm25s (and scipy with it) costs
+    # a quarter of a second that a start-up loading a cached index does not need.
+    return version("bm25s")
+
+
+def _bm25s() -> Any:
+    """bm25s, imported only to build an index, keeping the ``bm25s`` logger's level."""
+    bm25s_logger = logging.getLogger("bm25s")
+    level = bm25s_logger.level
+    import bm25s  # noqa: PLC0415
+
+    bm25s_logger.setLevel(level)  # it sets DEBUG on import: the entry point decides
+    return bm25s
 
 
 class _Terms:
@@ -150,7 +168,7 @@ def build_tables(passages: Sequence[Passage], settings: SearchSettings) -> Table
         corpus_ids.append(terms.ids(tokens))
     vocab = terms.term_ids
     surface = terms.word_counts()
-    retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
+    retriever = _bm25s().BM25(k1=settings.k1, b=settings.b)
     if vocab:
         retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
         scores = retriever.scores
