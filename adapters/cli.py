@@ -114,7 +114,8 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # bm25s sets its own logger to DEBUG on import; keep it at the level asked for.
+    # bm25s's debug chatter stays out even at DEBUG (bot.search.tables keeps this level
+    # when it imports bm25s, which sets DEBUG on import).
     logging.getLogger("bm25s").setLevel(max(numeric, logging.INFO))
 
 

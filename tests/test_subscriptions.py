@@ -14,6 +14,7 @@ from adapters.storage.sqlite import SqliteStore
 from bot.briefing_commands import build_table
 from bot.commands import Command, Context
 from bot.core import BriefingBot
+from bot.digests import schedule
 from bot.digests.schedule import configured_timezone, daily, weekly
 from bot.errors import ConfigError, UserInputError
 from bot.messages import ChatKind, ChatRef, IncomingMessage, Reply, SenderRef, text_reply
@@ -193,6 +194,21 @@ def test_an_operator_default_zone_that_names_no_place_stops_start_up() -> None:
     with pytest.raises(ConfigError, match='INQUIRY_BOT_TIMEZONE: "localtime" is not a time zone'):
         configured_timezone("localtime")
     assert configured_timezone("utc") == "UTC"
+
+
+def test_a_zone_spelt_right_is_checked_without_listing_every_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Listing the installed tz database costs tens of milliseconds of every start-up.
+    listed: list[bool] = []
+    monkeypatch.setattr(schedule, "available_timezones", lambda: listed.append(True) or set())
+    schedule._zone_names.cache_clear()
+    try:
+        assert configured_timezone("Europe/London") == "Europe/London"
+        assert configured_timezone("America/Argentina/Buenos_Aires").endswith("Buenos_Aires")
+        assert not listed
+    finally:
+        schedule._zone_names.cache_clear()
 
 
 async def test_timezone_alone_says_what_it_is(room: Room) -> None:

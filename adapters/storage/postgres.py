@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 from adapters.storage.common import EMPTY_REPLY_BLOB, TABLES, Decoder, Encoder, Migration
 from bot.digests.schedule import Frequency, Schedule
@@ -38,6 +36,9 @@ from bot.store import (
     TemplateVersion,
     utc,
 )
+
+if TYPE_CHECKING:  # asyncpg is imported when a PostgreSQL database is opened, not at start-up
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ async def _apply(db: asyncpg.Connection, where: str, migration: Migration) -> No
             for statement in migration.statements:
                 await db.execute(statement)
             await db.execute("INSERT INTO schema_version (version) VALUES ($1)", migration.version)
-    except asyncpg.PostgresError as err:
+    except _asyncpg().PostgresError as err:
         raise ConfigError(
             f"Could not upgrade the database {where} to schema version {migration.version} "
             f"({migration.description}): {err}. Nothing was changed."
@@ -227,6 +228,13 @@ async def _apply(db: asyncpg.Connection, where: str, migration: Migration) -> No
     log.info(
         "database %s migrated to version %d: %s", where, migration.version, migration.description
     )
+
+
+def _asyncpg() -> Any:
+    # Most deployments use SQLite: the driver costs a tenth of a second to import.
+    import asyncpg  # noqa: PLC0415
+
+    return asyncpg
 
 
 class PostgresStore:
@@ -246,9 +254,10 @@ class PostgresStore:
         pool_size: int = POOL_SIZE,
     ) -> PostgresStore:
         where = redacted(url)
+        driver = _asyncpg()
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as err:
+            pool = await driver.create_pool(url, min_size=1, max_size=pool_size)
+        except (OSError, driver.PostgresError, driver.InterfaceError, ValueError) as err:
             raise ConfigError(f"Cannot connect to the database {where}: {err}") from err
         try:
             async with pool.acquire() as db:

@@ -18,6 +18,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import ConfigError, UserInputError
@@ -200,9 +201,21 @@ def _zone_names() -> dict[str, str]:
     return {name.lower(): name for name in available_timezones() if is_place_zone(name)}
 
 
+@functools.cache
+def _packaged_zones() -> frozenset[str]:
+    """The zone names the tzdata package lists: a file read, where listing every zone
+    installed on the system (``available_timezones``) walks the tz database."""
+    try:
+        return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
+    except (ImportError, OSError):
+        return frozenset()
+
+
 def canonical_timezone(name: str) -> str:
     """The IANA spelling of ``name`` (any case), or a UserInputError with suggestions."""
     cleaned = name.strip().replace(" ", "_")
+    if cleaned in _packaged_zones() and is_place_zone(cleaned):
+        return cleaned  # already spelt right: the start-up default usually is
     found = _zone_names().get(cleaned.lower())
     if found is None:
         raise UserInputError(_unknown_zone_message(name, timezone_suggestions(cleaned)))

@@ -97,14 +97,16 @@ def parse_file(
     path: Path, progress: PageProgress | None = None, cache: DocumentCache | None = None
 ) -> ParsedDocument:
     """Read, clean and structure one file (from the cache when it has not changed)."""
-    reader = reader_for(path)
-    if reader is None:
+    if path.suffix.lower() not in SUFFIXES:
         raise CorpusError(f"{path}: not a document format the bot reads ({path.suffix or 'none'})")
     try:
         key = file_key(path) if cache is not None else ""
         cached = cache.get(key) if cache is not None else None
         if cached is not None:
             return cached
+        # Only now: a format's library is imported when a file of it must be read.
+        reader = reader_for(path)
+        assert reader is not None  # its suffix is one of SUFFIXES
         read = reader(path, progress)
     except FileNotFoundError as exc:
         raise CorpusError(f"document not found: {path}") from exc

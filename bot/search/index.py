@@ -99,7 +99,7 @@ class SearchIndex:
     def __init__(
         self,
         documents: tuple[Document, ...],
-        passages: tuple[Passage, ...],
+        passages: Sequence[Passage],
         tables: Tables,
         settings: SearchSettings,
         cache_dir: Path | None,
@@ -188,7 +188,7 @@ class SearchIndex:
         )
 
     @property
-    def passages(self) -> tuple[Passage, ...]:
+    def passages(self) -> Sequence[Passage]:
         return self._passages
 
     @property

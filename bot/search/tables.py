@@ -15,20 +15,22 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 
 from bot.model import Document
+from bot.search.stored import StoredError, StoredPassages, passage_arrays
 from bot.search.text import TOKENIZER_VERSION, Passage, Stems, raw_tokens, split_passages
 
 logger = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3  # 3: passages as offsets into their documents' text
 CACHE_PREFIX = "search-index-"
 _CACHE_KEEP = 4  # cache files kept per directory; older ones are stale builds
 _MAX_SHARED_GROUP = 50  # a run shared by more passages is boilerplate, not a quotation
@@ -87,13 +89,30 @@ def cache_key(documents: Sequence[Document], settings: SearchSettings) -> str:
     version stands for the passage splitter too.
     """
     digest = hashlib.sha256()
-    header = [_CACHE_FORMAT, TOKENIZER_VERSION, bm25s.__version__, repr(settings)]
+    header = [_CACHE_FORMAT, TOKENIZER_VERSION, _bm25s_version(), repr(settings)]
     digest.update(json.dumps(header).encode())
     for doc in documents:
         sections = [(s.title, s.start, s.end) for s in doc.sections]
         digest.update(json.dumps([doc.id, len(doc.text), sections]).encode())
         digest.update(doc.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
+
+
+@cache
+def _bm25s_version() -> str:
+    # From the installed package's metadata: importing bm25s (and scipy with it) costs
+    # a quarter of a second that a start-up loading a cached index does not need.
+    return version("bm25s")
+
+
+def _bm25s() -> Any:
+    """bm25s, imported only to build an index, keeping the ``bm25s`` logger's level."""
+    bm25s_logger = logging.getLogger("bm25s")
+    level = bm25s_logger.level
+    import bm25s  # noqa: PLC0415
+
+    bm25s_logger.setLevel(level)  # it sets DEBUG on import: the entry point decides
+    return bm25s
 
 
 class _Terms:
@@ -150,7 +169,7 @@ def build_tables(passages: Sequence[Passage], settings: SearchSettings) -> Table
         corpus_ids.append(terms.ids(tokens))
     vocab = terms.term_ids
     surface = terms.word_counts()
-    retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
+    retriever = _bm25s().BM25(k1=settings.k1, b=settings.b)
     if vocab:
         retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
         scores = retriever.scores
@@ -238,21 +257,6 @@ def _text_items(array: npt.NDArray[Any]) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
 
 
-def _blob(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], IntArray]:
-    """Texts as one UTF-8 array and their end offsets (in characters): fast to reload."""
-    joined = "".join(texts).encode("utf-8", "surrogatepass")
-    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    return np.frombuffer(joined, dtype=np.uint8), ends
-
-
-def _unblob(array: npt.NDArray[Any], ends: IntArray) -> list[str]:
-    joined = array.tobytes().decode("utf-8", "surrogatepass")
-    if len(ends) != 0 and (int(ends[-1]) != len(joined) or bool(np.any(np.diff(ends) < 0))):
-        raise CacheError("stored passage texts are inconsistent")
-    bounds = [0, *ends.tolist()]
-    return [joined[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
-
-
 def save(
     path: Path,
     key: str,
@@ -262,20 +266,12 @@ def save(
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": _CACHE_FORMAT, "key": key, "passages": len(passages)}
-    position = {doc.id: number for number, doc in enumerate(documents)}
-    texts, text_ends = _blob([p.text for p in passages])
-    leads, lead_ends = _blob([p.lead_in for p in passages])
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with temporary.open("wb") as handle:
         np.savez(
             handle,
             meta=_text_array([json.dumps(meta)]),
-            passage_document=np.array([position[p.document_id] for p in passages], dtype=np.int64),
-            passage_start=np.array([p.start for p in passages], dtype=np.int64),
-            passage_text=texts,
-            passage_text_ends=text_ends,
-            passage_lead=leads,
-            passage_lead_ends=lead_ends,
+            **passage_arrays(documents, passages),
             data=tables.data,
             indices=tables.indices,
             indptr=tables.indptr,
@@ -308,15 +304,13 @@ class CacheError(Exception):
     pass
 
 
-def load(
-    path: Path, key: str, documents: Sequence[Document]
-) -> tuple[tuple[Passage, ...], Tables]:
+def load(path: Path, key: str, documents: Sequence[Document]) -> tuple[Sequence[Passage], Tables]:
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as stored:
             meta = json.loads(_text_items(stored["meta"])[0])
             if meta.get("format") != _CACHE_FORMAT or meta.get("key") != key:
                 raise CacheError("cache is for other documents")
-            passages = _stored_passages(stored, documents)
+            passages = StoredPassages(documents, stored)
             tables = Tables(
                 data=stored["data"].astype(np.float32, copy=False),
                 indices=stored["indices"].astype(np.int32, copy=False),
@@ -335,31 +329,13 @@ def load(
         TypeError,
         EOFError,
         zipfile.BadZipFile,
+        StoredError,
     ) as error:
         raise CacheError(str(error)) from error
     if meta.get("passages") != len(passages):
         raise CacheError("passage count disagrees")
     _check(tables, len(passages))
     return passages, tables
-
-
-def _stored_passages(stored: Any, documents: Sequence[Document]) -> tuple[Passage, ...]:
-    owners = stored["passage_document"].tolist()
-    starts = stored["passage_start"].tolist()
-    texts = _unblob(stored["passage_text"], stored["passage_text_ends"])
-    leads = _unblob(stored["passage_lead"], stored["passage_lead_ends"])
-    if not len(owners) == len(starts) == len(texts) == len(leads):
-        raise CacheError("stored passages are inconsistent")
-    passages: list[Passage] = []
-    for number, (owner, start, text, lead_in) in enumerate(
-        zip(owners, starts, texts, leads, strict=True)
-    ):
-        if not 0 <= owner < len(documents):
-            raise CacheError("stored passage names an unknown document")
-        doc = documents[owner]
-        section = doc.section_at(start) if doc.sections else None
-        passages.append(Passage(number, doc.id, text, section, start, lead_in))
-    return tuple(passages)
 
 
 def _check(tables: Tables, passages: int) -> None:
