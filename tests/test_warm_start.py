@@ -153,7 +153,7 @@ def test_a_warm_first_reply_imports_no_reader_indexer_or_platform_library(
     assert "bm25s" in json.loads(cold.stdout)["modules"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
-    assert "The review's 8 findings" in result["reply"]
+    assert "The report's 8 findings" in result["reply"]
     assert "systemic and fundamental problems" in result["reply"]
     loaded = {name.split(".")[0] for name in result["modules"]}
     assert loaded.isdisjoint(HEAVY), sorted(loaded.intersection(HEAVY))
