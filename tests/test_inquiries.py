@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.app import Config, build_bot, build_services, digest_maker
 from adapters.storage.sqlite import SqliteStore
 from bot.core import BriefingBot
+from bot.digests.digest import RenderCustom
 from bot.digests.scheduler import Scheduler
 from bot.documents import CorpusError, default_corpus_dir
 from bot.errors import ConfigError
 from bot.inquiries import Catalogue, Inquiry, InquiryStatus, LoadedInquiry, discover
+from bot.inquiries.digests import InquiryDigests
 from bot.inquiries.loading import make_loader
-from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
+from bot.messages import ChatRef, IncomingMessage, Line, Reply, SenderRef, Span
 from bot.services import Services
 from bot.store import DocumentRecord, InMemoryStore, Store, text_hash
 from bot.templates.sandbox import TemplateSandbox
@@ -455,3 +458,39 @@ async def test_pause_and_resume_name_an_inquiry(deployment: Deployment) -> None:
     wrong = await deployment.text(ALICE, "/unsubscribe harbor")
     assert "Did you mean harbourside?" in wrong
     assert await deployment.store.get_subscription(ALICE.key, "casey") is not None
+
+
+async def test_chats_templates_of_every_inquiry_render_in_one_pass_window(
+    deployment: Deployment,
+) -> None:
+    """A digest pass bounds chats' own templates to one window (PASS_BUDGET) in all: the
+    renders for several inquiries' digests are under way together, not one inquiry's window
+    after another's."""
+    for chat, inquiry in ((ALICE, "casey"), (BOB, "harbourside")):
+        await deployment.say(chat, f"/inquiry {inquiry}")
+        await deployment.say(chat, "/subscribe daily 08:00")
+        await deployment.store.save_template(chat.key, "mine", "{{ inquiry.name }}", "t", NOW)
+        await deployment.store.set_digest_template(chat.key, "mine")
+    started: list[str] = []
+    both_started = asyncio.Event()
+
+    def renderer_for(services: Services) -> RenderCustom:
+        name = services.inquiry.name if services.inquiry else ""
+
+        async def render(source: str, context: Mapping[str, Any]) -> tuple[Line, ...]:
+            started.append(name)
+            if len(started) == 2:
+                both_started.set()
+            # Sequential inquiries would never get here for the second one: fail, not hang.
+            await asyncio.wait_for(both_started.wait(), timeout=5)
+            return ((Span(f"own digest of {name}"),),)
+
+        return render
+
+    maker = InquiryDigests(deployment.services, deployment.store, renderer_for)
+    sender = RecordingSender()
+    scheduler = Scheduler(deployment.store, {"console": sender}, maker, deployment.services.clock)
+    await scheduler.run_once(NOW.replace(day=15, hour=7, minute=0))
+    assert sorted(started) == ["casey", "harbourside"]
+    assert sender.to("alice") == ["own digest of casey"]
+    assert sender.to("bob") == ["own digest of harbourside"]

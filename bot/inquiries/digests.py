@@ -2,12 +2,14 @@
 
 A chat may subscribe to several inquiries; each subscription has its own schedule and its own
 place in its inquiry's findings and recommendations. One scheduler pass groups the due
-subscriptions by inquiry and builds each group with that inquiry's builder (kept between
-passes, with its memos), loading an inquiry the first time one of its digests is due.
+subscriptions by inquiry and builds the groups together, each with its inquiry's builder
+(kept between passes, with its memos), loading an inquiry the first time one of its digests
+is due.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -61,11 +63,20 @@ class InquiryDigests:
         groups: dict[str, list[int]] = {}
         for position, sub in enumerate(subscriptions):
             groups.setdefault(catalogue.resolve(sub.inquiry).name, []).append(position)
+        loaded = {
+            name: with_inquiry(self.services, await catalogue.load(catalogue.resolve(name)))
+            for name in groups
+        }
+        # Every inquiry's digests are built together, so chats' own templates render in the
+        # one window a pass allows (PASS_BUDGET), not one window for each inquiry in turn.
+        per_inquiry = await asyncio.gather(
+            *(
+                self._builder(loaded[name])([subscriptions[p] for p in positions], now)
+                for name, positions in groups.items()
+            )
+        )
         built: list[Digest | None] = [None] * len(subscriptions)
-        for name, positions in groups.items():
-            inquiry = catalogue.resolve(name)
-            services = with_inquiry(self.services, await catalogue.load(inquiry))
-            digests = await self._builder(services)([subscriptions[p] for p in positions], now)
+        for positions, digests in zip(groups.values(), per_inquiry, strict=True):
             for position, digest in zip(positions, digests, strict=True):
                 built[position] = digest
         return [d for d in built if d is not None]
