@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 
 from bot.documents import default_corpus_dir, load_corpus
 from bot.model import Corpus, Document, DocumentMeta, Section
 from bot.search import Hit, SearchIndex, SearchResult, split_passages, tokenize
+from bot.search.lexicon import English, Lexicon
 from bot.search.text import split_sentences
 
 REVIEW = "casey-review-front-matter"
@@ -306,6 +310,46 @@ def test_real_words_missing_from_the_corpus_are_not_corrected_into_others(
     result = index.search("How many borough commands were merged?")
     assert result.corrections == ()
     assert "merged" not in result.terms
+
+
+def test_common_english_words_are_not_corrected_into_document_words(index: SearchIndex) -> None:
+    # The documents have "place", "card" and "spending", and none of these words.
+    result = index.search("Is the Met using number plate recognition to watch where cars go?")
+    assert result.corrections == ()
+    assert index.search("How many speeding tickets does the Met issue?").corrections == ()
+
+
+def test_english_frequencies_come_from_the_installed_word_list() -> None:
+    english = English()
+    assert 3.5 < (english.zipf("drones") or 0) < 4.5
+    assert (english.zipf("the") or 0) > 7
+    assert english.zipf("misogny") == 0.0  # a typo is no English word
+    assert english.is_common("plate") and not english.is_common("misogny")
+
+
+def test_a_word_list_file_is_read_by_frequency_band(tmp_path: Path) -> None:
+    path = tmp_path / "words.msgpack.gz"
+    bands: list[object] = [{"format": "cB", "version": 1}] + [[] for _ in range(501)]
+    bands[1 + 400] = ["plate"]  # 400 centibels below 1: Zipf 9 - 4 = 5.0
+    bands[1 + 500] = ["drone", "plate"]  # a word's first band is its frequency
+    path.write_bytes(gzip.compress(msgpack.packb(bands)))
+    english = English(path)
+    assert english.zipf("plate") == 5.0
+    assert english.zipf("drone") == 4.0
+    assert english.zipf("absent") == 0.0
+
+
+def test_without_the_word_list_correction_works_as_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    english = English(tmp_path / "missing.msgpack.gz")
+    lexicon = Lexicon(["card", "vetting"], [3, 5], english)
+    with caplog.at_level(logging.WARNING):
+        assert lexicon.correction("cars") == "card"
+        assert lexicon.correction("veting") == "vetting"
+    assert english.zipf("cars") is None
+    assert sum("English word frequencies unavailable" in r.message for r in caplog.records) == 1
+    assert Lexicon(["card"], [3], English()).correction("cars") is None
 
 
 def test_a_question_matching_nothing_gets_nearby_words(index: SearchIndex) -> None:

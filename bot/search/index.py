@@ -29,7 +29,7 @@ from bot.search.embedding import Embedder
 from bot.search.everyday import everyday_words, expansions
 from bot.search.excerpt import Segment, make_excerpt, term_spans
 from bot.search.fusion import reciprocal_rank_fusion
-from bot.search.lexicon import Lexicon
+from bot.search.lexicon import English, Lexicon
 from bot.search.retrievers import Bm25Retriever, Query, best
 from bot.search.tables import (
     CACHE_PREFIX,
@@ -122,7 +122,8 @@ class SearchIndex:
         # Excerpts re-read the same popular passages: keep their word offsets (bounded).
         self._spans: dict[int, list[tuple[int, int, str]]] = {}
         self._term_ids = {stem: number for number, stem in enumerate(tables.stems)}
-        self._lexicon = Lexicon(tables.words, tables.word_counts)
+        self._english = English()  # read on the first question with an unknown word
+        self._lexicon = Lexicon(tables.words, tables.word_counts, self._english)
         frame = (self._stems.stem(word) for word in settings.frame_words)
         self._frame_ids = {self._term_ids[s] for s in frame if s in self._term_ids}
         self._bm25 = Bm25Retriever(tables, len(passages))
