@@ -21,7 +21,7 @@ from bot.documents import default_corpus_dir, load_corpus
 from bot.messages import ChatRef, IncomingMessage, Reply, SenderRef
 from bot.model import Document, DocumentMeta
 from bot.search import SearchIndex
-from bot.search.answerable import missing_names
+from bot.search.answerable import absent_topics, missing_names
 from bot.search.dense import KNOWN_VECTORS, _digest, passage_text, read_known, write_known
 from bot.search.embedding import Vectors, load_embedder
 from bot.search.fusion import reciprocal_rank_fusion
@@ -257,6 +257,40 @@ async def test_a_question_the_documents_do_not_answer_says_so_first(chat: Chat) 
     assert "not an answer" in reply.plain
     assert not reply.answered
     assert json.loads(as_json("q", reply))["answered"] is False
+
+
+async def test_a_topic_the_documents_lack_is_declined_naming_it(chat: Chat) -> None:
+    # No capitalised name: "speeding" was once "corrected" to the documents' "spending".
+    reply = await chat("How many speeding tickets does the Met issue?")
+    assert reply.plain.splitlines()[0] == "The documents don’t mention speeding tickets."
+    assert "not an answer" in reply.plain
+    assert not reply.answered
+
+
+async def test_paraphrases_with_words_the_documents_lack_are_still_answered(chat: Chat) -> None:
+    # "rife", "nabbed" and "swamped" occur nowhere in the documents; "cops" is slang.
+    for question in (
+        "is bullying rife in the force",
+        "could the met have nabbed those two killers earlier",
+        "response cops are swamped with calls",
+    ):
+        reply = await chat(question)
+        assert reply.answered, question
+        assert "don’t mention" not in reply.plain
+
+
+def test_a_declined_question_names_its_less_common_absent_words() -> None:
+    common = {"speeding": 3.7, "tickets": 4.6, "still": 5.9, "horses": 4.5, "crowd": 4.7}
+    zipf = {**common, "mention": 4.7}.get
+    assert absent_topics(
+        "How many speeding tickets does the Met issue?", ["speeding", "tickets"], zipf
+    ) == ("speeding tickets",)
+    assert absent_topics(
+        "Are police horses still used for crowd control?", ["horses", "still", "crowd"], zipf
+    ) == ("horses", "crowd")  # "still" is too common to be what it is about
+    assert absent_topics("Does it mention horses?", ["mention", "horses"], zipf) == ("horses",)
+    unknown: dict[str, float] = {}
+    assert absent_topics("speeding tickets?", ["speeding", "tickets"], unknown.get) == ()
 
 
 async def test_answers_are_marked_answered(chat: Chat) -> None:

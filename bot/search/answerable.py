@@ -3,13 +3,15 @@
 Search always finds the nearest passages; presenting them as the answer to a question the
 documents never address misleads ("What did Sadiq Khan say?" answered with someone else's
 words). Two kinds of evidence say a question is outside the documents: a name it asks
-about appears nowhere in them, or nothing scores near what real answers score.
+about appears nowhere in them, or nothing scores near what real answers score. Either
+way the reply names what the documents lack when it can: the name, or the question's
+less common words that occur nowhere in them ("speeding tickets").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.search.text import fold
@@ -19,6 +21,16 @@ COSINE_FLOOR = 0.80  # below this nothing in the documents is about the question
 COSINE_UNSURE = 0.815  # ... nor below this when some of its words occur nowhere in them
 COSINE_DOUBTFUL = 0.85  # ... nor below this when most of its words occur nowhere in them
 MOSTLY_UNKNOWN = 0.5  # share of a question's content words the documents lack
+# Words this common in English (Zipf 5: "still", "online", "cut") say little about what a
+# question is about; rarer ones the documents lack are named when it is declined.
+TOPIC_ZIPF = 5.0
+_MAX_NAMED = 3
+# Words about asking, not about the topic: "does the report mention X?"
+_ASKING = frozenset(
+    "mention mentioned mentions happen happened happening comment commented comments "
+    "discuss discussed talk talked tell told explain explained cover covered address "
+    "addressed deal dealt anything something".split()
+)
 
 _CAPITALISED_RE = re.compile(r"[A-Z][\w'’-]*")
 _PARTICLES = frozenset("de da di del van von der al bin le la du".split())
@@ -45,9 +57,11 @@ def judge(
     evidence: Evidence,
     *,
     semantic: bool,
+    zipf: Callable[[str], float | None] = lambda word: None,
 ) -> Verdict:
     """Whether the passages found answer ``text``; ``missing`` are its content words the
-    documents do not contain (after spelling correction)."""
+    documents do not contain (after spelling correction); ``zipf`` says how common a word
+    is in English (None when unknown)."""
     names = missing_names(text, missing)
     if names:
         return Verdict(False, names)
@@ -59,8 +73,32 @@ def judge(
         or (missing and evidence.cosine < COSINE_UNSURE)
         or (unknown_share >= MOSTLY_UNKNOWN and evidence.cosine < COSINE_DOUBTFUL)
     ):
-        return Verdict(False)  # no name to give: the reply quotes the question instead
+        return Verdict(False, absent_topics(text, missing, zipf))
     return Verdict(True)
+
+
+def absent_topics(
+    text: str, missing: Sequence[str], zipf: Callable[[str], float | None]
+) -> tuple[str, ...]:
+    """The less common words of ``text`` the documents lack, neighbours joined as typed
+    ("speeding tickets"). Empty when none, or when how common words are is unknown: the
+    reply then quotes the question."""
+    absent = {_plain(word) for word in missing}
+    phrases: list[list[str]] = []
+    previous_end = -1
+    for match in re.finditer(r"[\w'’-]+", text):
+        word = match.group()
+        plain = _plain(word)
+        rarity = zipf(plain) if plain in absent and plain not in _ASKING else None
+        if rarity is None or rarity >= TOPIC_ZIPF:
+            previous_end = -1
+            continue
+        if previous_end >= 0 and not text[previous_end : match.start()].strip():
+            phrases[-1].append(word)
+        else:
+            phrases.append([word])
+        previous_end = match.end()
+    return tuple(dict.fromkeys(" ".join(phrase) for phrase in phrases))[:_MAX_NAMED]
 
 
 def missing_names(text: str, missing: Sequence[str]) -> tuple[str, ...]:

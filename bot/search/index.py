@@ -241,7 +241,9 @@ class SearchIndex:
             suggestions = tuple(dict.fromkeys(used for _, used in corrections))
         else:
             suggestions = self._lexicon.suggestions(dict.fromkeys(unknown[:_MAX_SUGGESTED]))
-        verdict = judge(text, words, missing, evidence, semantic=dense is not None)
+        verdict = judge(
+            text, words, missing, evidence, semantic=dense is not None, zipf=self._english.zipf
+        )
         return SearchResult(
             query, terms, hits, suggestions, corrections, verdict, self.semantic_progress()
         )
