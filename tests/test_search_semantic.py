@@ -281,7 +281,11 @@ async def test_paraphrases_with_words_the_documents_lack_are_still_answered(chat
 
 def test_a_declined_question_names_its_less_common_absent_words() -> None:
     common = {"speeding": 3.7, "tickets": 4.6, "still": 5.9, "horses": 4.5, "crowd": 4.7}
-    zipf = {**common, "mention": 4.7}.get
+    table = {**common, "mention": 4.7}
+
+    def zipf(word: str) -> float | None:
+        return table.get(word, 0.0)  # as the word list: 0.0 for no English word
+
     assert absent_topics(
         "How many speeding tickets does the Met issue?", ["speeding", "tickets"], zipf
     ) == ("speeding tickets",)
@@ -289,6 +293,7 @@ def test_a_declined_question_names_its_less_common_absent_words() -> None:
         "Are police horses still used for crowd control?", ["horses", "still", "crowd"], zipf
     ) == ("horses", "crowd")  # "still" is too common to be what it is about
     assert absent_topics("Does it mention horses?", ["mention", "horses"], zipf) == ("horses",)
+    assert absent_topics("<@123> horses", ["123", "horses"], zipf) == ("horses",)
     unknown: dict[str, float] = {}
     assert absent_topics("speeding tickets?", ["speeding", "tickets"], unknown.get) == ()
 

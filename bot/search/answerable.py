@@ -81,15 +81,16 @@ def absent_topics(
     text: str, missing: Sequence[str], zipf: Callable[[str], float | None]
 ) -> tuple[str, ...]:
     """The less common words of ``text`` the documents lack, neighbours joined as typed
-    ("speeding tickets"). Empty when none, or when how common words are is unknown: the
-    reply then quotes the question."""
+    ("speeding tickets"); numbers and codes are not named. Empty when none, or when how
+    common words are is unknown: the reply then quotes the question."""
     absent = {_plain(word) for word in missing}
     phrases: list[list[str]] = []
     previous_end = -1
     for match in re.finditer(r"[\w'’-]+", text):
         word = match.group()
         plain = _plain(word)
-        rarity = zipf(plain) if plain in absent and plain not in _ASKING else None
+        wordlike = plain.replace("'", "").replace("-", "").isalpha()  # not "123", "x2"
+        rarity = zipf(plain) if wordlike and plain in absent and plain not in _ASKING else None
         if rarity is None or rarity >= TOPIC_ZIPF:
             previous_end = -1
             continue
