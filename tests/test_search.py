@@ -337,6 +337,8 @@ def test_a_word_list_file_is_read_by_frequency_band(tmp_path: Path) -> None:
     assert english.zipf("plate") == 5.0
     assert english.zipf("drone") == 4.0
     assert english.zipf("absent") == 0.0
+    path.unlink()  # a second index (another inquiry) shares the table already read
+    assert English(path).zipf("plate") == 5.0
 
 
 def test_without_the_word_list_correction_works_as_before(

@@ -54,9 +54,9 @@ class English:
     """How common English words are, from the ``wordfreq`` package's small English list
     (about 29,000 words down to Zipf 3, shipped inside its wheel).
 
-    Loaded on first use (about 40 ms, 3 MB), so a bot whose questions never hold an
-    unknown word never pays for it. Without the package every answer is None and
-    callers behave as before they knew English.
+    Loaded on first use (about 40 ms, 3 MB, once a process: indexes share it), so a bot
+    whose questions never hold an unknown word never pays for it. Without the package
+    every answer is None and callers behave as before they knew English.
     """
 
     def __init__(self, source: Path | None = None) -> None:
@@ -79,7 +79,7 @@ class English:
         with self._lock:
             if self._zipf is None and not self._failed:
                 try:
-                    self._zipf = _read_zipf(self._source or _wordfreq_small_english())
+                    self._zipf = _shared_zipf(self._source or _wordfreq_small_english())
                 except (OSError, ValueError, ImportError) as error:
                     self._failed = True
                     logger.warning(
@@ -97,6 +97,19 @@ def _wordfreq_small_english() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the wordfreq package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "small_en.msgpack.gz"
+
+
+# One read-only table per file for the process: every inquiry's index shares it.
+_TABLES: dict[Path, dict[str, float]] = {}
+_TABLES_LOCK = threading.Lock()
+
+
+def _shared_zipf(path: Path) -> dict[str, float]:
+    with _TABLES_LOCK:
+        table = _TABLES.get(path)
+        if table is None:
+            table = _TABLES[path] = _read_zipf(path)
+        return table
 
 
 def _read_zipf(path: Path) -> dict[str, float]:
