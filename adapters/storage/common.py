@@ -1,12 +1,25 @@
-"""What both database stores share: numbered migrations, and replies packed for the outbox."""
+"""What both database stores share: numbered migrations, replies packed for the outbox, rows
+read into records, and closing when a ``with`` block ends."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
 
-from bot.messages import Reply
-from bot.store import EMPTY_REPLY, reply_from_json, reply_to_json
+from bot.messages import ChatKind, Reply
+from bot.store import (
+    EMPTY_REPLY,
+    Alert,
+    ChatSettings,
+    DocumentRecord,
+    TemplateVersion,
+    reply_from_json,
+    reply_to_json,
+)
 
 # Every table a store keeps, parents before children: the order ``db copy`` fills them in.
 TABLES = (
@@ -89,3 +102,79 @@ class Decoder:
                 self._done.clear()
             found = self._done[blob] = unpack(blob)
         return found
+
+
+def known_table(table: str) -> str:
+    """The name, if it is one of the store's tables: table names are put into SQL text."""
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r}")
+    return table
+
+
+class ClosedOnExit:
+    """``async with store:`` closes the store when the block ends."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+# Rows into records. A row is a sqlite3.Row or an asyncpg.Record, read by column name; times
+# turns a stored time into an aware datetime (SQLite keeps text, PostgreSQL hands back
+# datetimes).
+Times = Callable[[Any], datetime]
+
+
+def chat_from_row(row: Any, times: Times) -> ChatSettings:
+    return ChatSettings(
+        key=row["chat_key"],
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+        kind=ChatKind(row["kind"]),
+        timezone=row["timezone"],
+        created_at=times(row["created_at"]),
+        title=row["title"],
+        active=bool(row["active"]),
+        inactive_reason=row["inactive_reason"],
+        inquiry=row["inquiry"],
+    )
+
+
+def alert_from_row(row: Any, times: Times) -> Alert:
+    return Alert(row["id"], row["chat_key"], row["words"], times(row["created_at"]))
+
+
+def template_from_row(row: Any, times: Times) -> TemplateVersion:
+    return TemplateVersion(
+        row["chat_key"],
+        row["name"],
+        row["version"],
+        row["source"],
+        row["author"],
+        times(row["created_at"]),
+    )
+
+
+def document_from_row(row: Any, times: Times) -> DocumentRecord:
+    return DocumentRecord(
+        id=row["id"],
+        title=row["title"],
+        added_at=times(row["added_at"]),
+        text_hash=row["text_hash"],
+        text=row["text"],
+        outlet=row["outlet"],
+        date=row["date"],
+        url=row["url"],
+        kind=row["kind"],
+        inquiry=row["inquiry"],
+    )

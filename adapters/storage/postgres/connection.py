@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from adapters.storage.common import TABLES, Decoder, Encoder, Migration
+from adapters.storage.common import TABLES, ClosedOnExit, Decoder, Encoder, Migration, known_table
 from bot.errors import ConfigError
 from bot.store import OutboxEntry
 
@@ -18,7 +17,7 @@ if TYPE_CHECKING:  # asyncpg is imported when a PostgreSQL database is opened, n
     import asyncpg
 
 from adapters.storage.postgres.migrations import MIGRATIONS
-from adapters.storage.postgres.rows import _IDENTITY_TABLES, _known, _outbox
+from adapters.storage.postgres.rows import _IDENTITY_TABLES, _outbox
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def _asyncpg() -> Any:
     return asyncpg
 
 
-class PostgresBase:
+class PostgresBase(ClosedOnExit):
     """The pool every part of :class:`PostgresStore` works through."""
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
@@ -125,17 +124,6 @@ class PostgresBase:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     async def schema_version(self) -> int:
         async with self._pool.acquire() as db:
             return await schema_version(db)
@@ -165,7 +153,7 @@ class PostgresBase:
 
     async def export_table(self, table: str) -> list[dict[str, Any]]:
         """Every row, by primary key."""
-        rows = await self._rows(f"SELECT * FROM {_known(table)} ORDER BY 1")
+        rows = await self._rows(f"SELECT * FROM {known_table(table)} ORDER BY 1")
         return [dict(row) for row in rows]
 
     async def import_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -174,7 +162,7 @@ class PostgresBase:
         columns = list(rows[0])
         async with self._write() as db:
             await db.copy_records_to_table(
-                _known(table),
+                known_table(table),
                 records=[tuple(row[c] for c in columns) for row in rows],
                 columns=columns,
             )

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from adapters.storage.common import TABLES, Decoder
+from adapters.storage.common import (
+    Decoder,
+    alert_from_row,
+    chat_from_row,
+    document_from_row,
+    template_from_row,
+)
 from bot.digests.schedule import Frequency, Schedule
-from bot.messages import ChatKind, ChatRef
+from bot.messages import ChatRef
 from bot.store import (
     UNFINISHED,
     Alert,
@@ -32,12 +38,6 @@ _SUBSCRIPTION_SQL = """SELECT s.*, c.platform, c.chat_id, c.timezone, c.active
 
 
 _IDENTITY_TABLES = frozenset({"subscriptions", "alerts", "outbox"})
-
-
-def _known(table: str) -> str:
-    if table not in TABLES:
-        raise ValueError(f"no table {table!r}")
-    return table
 
 
 def _count(status: str) -> int:
@@ -76,21 +76,6 @@ async def _forget(db: asyncpg.Connection, chat_key: str) -> bool:
     return found
 
 
-def _chat(row: asyncpg.Record) -> ChatSettings:
-    return ChatSettings(
-        key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        kind=ChatKind(row["kind"]),
-        timezone=row["timezone"],
-        created_at=row["created_at"],
-        title=row["title"],
-        active=row["active"],
-        inactive_reason=row["inactive_reason"],
-        inquiry=row["inquiry"],
-    )
-
-
 def _subscription(row: asyncpg.Record) -> Subscription:
     return Subscription(
         id=row["id"],
@@ -108,32 +93,6 @@ def _subscription(row: asyncpg.Record) -> Subscription:
         recommendation_cursor=row["recommendation_cursor"],
         last_digest_at=row["last_digest_at"],
         active=row["active"],
-        inquiry=row["inquiry"],
-    )
-
-
-def _alert(row: asyncpg.Record) -> Alert:
-    return Alert(row["id"], row["chat_key"], row["words"], row["created_at"])
-
-
-def _template(row: asyncpg.Record) -> TemplateVersion:
-    return TemplateVersion(
-        row["chat_key"], row["name"], row["version"], row["source"], row["author"],
-        row["created_at"],
-    )  # fmt: skip
-
-
-def _document(row: asyncpg.Record) -> DocumentRecord:
-    return DocumentRecord(
-        id=row["id"],
-        title=row["title"],
-        added_at=row["added_at"],
-        text_hash=row["text_hash"],
-        text=row["text"],
-        outlet=row["outlet"],
-        date=row["date"],
-        url=row["url"],
-        kind=row["kind"],
         inquiry=row["inquiry"],
     )
 
@@ -158,3 +117,23 @@ def _outbox(row: asyncpg.Record, unpack: Decoder) -> OutboxEntry:
         parts_sent=row["parts_sent"],
         resumed=bool(row.get("resumed", False)),
     )
+
+
+def _as_is(moment: datetime) -> datetime:
+    return moment  # asyncpg hands back timestamptz columns as aware datetimes
+
+
+def _chat(row: asyncpg.Record) -> ChatSettings:
+    return chat_from_row(row, _as_is)
+
+
+def _alert(row: asyncpg.Record) -> Alert:
+    return alert_from_row(row, _as_is)
+
+
+def _template(row: asyncpg.Record) -> TemplateVersion:
+    return template_from_row(row, _as_is)
+
+
+def _document(row: asyncpg.Record) -> DocumentRecord:
+    return document_from_row(row, _as_is)

@@ -10,14 +10,13 @@ import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import aiosqlite
 
-from adapters.storage.common import TABLES, Decoder, Encoder, Migration
+from adapters.storage.common import TABLES, ClosedOnExit, Decoder, Encoder, Migration, known_table
 from adapters.storage.sqlite.migrations import MIGRATIONS
-from adapters.storage.sqlite.rows import _from_sqlite, _known, _marks, _outbox, _to_sqlite
+from adapters.storage.sqlite.rows import _from_sqlite, _marks, _outbox, _to_sqlite
 from bot.errors import ConfigError
 from bot.store import OutboxEntry
 
@@ -130,7 +129,7 @@ async def _apply_in_transaction(db: aiosqlite.Connection, path: Path, migration:
     )
 
 
-class SqliteBase:
+class SqliteBase(ClosedOnExit):
     """The connections every part of :class:`SqliteStore` works through."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
@@ -180,17 +179,6 @@ class SqliteBase:
             await self._reader.close()
             await self._writer.close()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     async def schema_version(self) -> int:
         return await _user_version(self._reader)
 
@@ -227,7 +215,7 @@ class SqliteBase:
 
     async def export_table(self, table: str) -> list[dict[str, Any]]:
         """Every row, by primary key, with times as datetimes and truth values as bools."""
-        rows = await self._rows(f"SELECT * FROM {_known(table)} ORDER BY 1")
+        rows = await self._rows(f"SELECT * FROM {known_table(table)} ORDER BY 1")
         return [{k: _from_sqlite(k, row[k]) for k in row.keys()} for row in rows]
 
     async def import_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -236,7 +224,7 @@ class SqliteBase:
         columns = list(rows[0])
         async with self._write() as db:
             await db.executemany(
-                f"INSERT INTO {_known(table)} ({', '.join(columns)}) "
+                f"INSERT INTO {known_table(table)} ({', '.join(columns)}) "
                 f"VALUES ({_marks(len(columns))})",
                 [[_to_sqlite(c, row[c]) for c in columns] for row in rows],
             )

@@ -9,9 +9,17 @@ from typing import Any
 
 import aiosqlite
 
-from adapters.storage.common import BOOL_COLUMNS, TABLES, TIME_COLUMNS, Encoder
+from adapters.storage.common import (
+    BOOL_COLUMNS,
+    TIME_COLUMNS,
+    Encoder,
+    alert_from_row,
+    chat_from_row,
+    document_from_row,
+    template_from_row,
+)
 from bot.digests.schedule import Frequency, Schedule
-from bot.messages import ChatKind, ChatRef, Reply
+from bot.messages import ChatRef, Reply
 from bot.store import (
     UNFINISHED,
     Alert,
@@ -158,12 +166,6 @@ class _TimeCache:
         return found
 
 
-def _known(table: str) -> str:
-    if table not in TABLES:
-        raise ValueError(f"no table {table!r}")
-    return table
-
-
 def _from_sqlite(column: str, value: Any) -> Any:
     if value is None:
         return None
@@ -195,21 +197,6 @@ class _IsoCache:
         if text is None:
             text = self._done[moment] = _iso(moment)
         return text
-
-
-def _chat(row: sqlite3.Row) -> ChatSettings:
-    return ChatSettings(
-        key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        kind=ChatKind(row["kind"]),
-        timezone=row["timezone"],
-        created_at=_dt(row["created_at"]),
-        title=row["title"],
-        active=bool(row["active"]),
-        inactive_reason=row["inactive_reason"],
-        inquiry=row["inquiry"],
-    )
 
 
 class _ScheduleCache:
@@ -251,36 +238,6 @@ def _subscription(
     )
 
 
-def _alert(row: sqlite3.Row) -> Alert:
-    return Alert(row["id"], row["chat_key"], row["words"], _dt(row["created_at"]))
-
-
-def _template(row: sqlite3.Row) -> TemplateVersion:
-    return TemplateVersion(
-        row["chat_key"],
-        row["name"],
-        row["version"],
-        row["source"],
-        row["author"],
-        _dt(row["created_at"]),
-    )
-
-
-def _document(row: sqlite3.Row) -> DocumentRecord:
-    return DocumentRecord(
-        id=row["id"],
-        title=row["title"],
-        added_at=_dt(row["added_at"]),
-        text_hash=row["text_hash"],
-        text=row["text"],
-        outlet=row["outlet"],
-        date=row["date"],
-        url=row["url"],
-        kind=row["kind"],
-        inquiry=row["inquiry"],
-    )
-
-
 def _outbox(row: sqlite3.Row, unpack: Callable[[bytes], Reply]) -> OutboxEntry:
     return OutboxEntry(
         id=row["id"],
@@ -300,3 +257,19 @@ def _outbox(row: sqlite3.Row, unpack: Callable[[bytes], Reply]) -> OutboxEntry:
         lease_expires=_dt_or_none(row["lease_expires"]),
         parts_sent=row["parts_sent"],
     )
+
+
+def _chat(row: sqlite3.Row) -> ChatSettings:
+    return chat_from_row(row, _dt)
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return alert_from_row(row, _dt)
+
+
+def _template(row: sqlite3.Row) -> TemplateVersion:
+    return template_from_row(row, _dt)
+
+
+def _document(row: sqlite3.Row) -> DocumentRecord:
+    return document_from_row(row, _dt)
