@@ -21,6 +21,7 @@ from bot.digests.schedule import (
 )
 from bot.errors import UserInputError
 from bot.inquiries.digests import InquiryRenderers, digest_builder
+from bot.inquiries.model import normalise_name
 from bot.messages import ArgInfo, Button, Reply, text_reply
 from bot.search.text import content_words
 from bot.store import Alert, Store, Subscription
@@ -174,6 +175,12 @@ async def unsubscribe(ctx: Context, args: str) -> Reply:
     await ctx.require_moderator("stop this chat's digest")
     chat_key = ctx.message.chat.key
     name = _named(ctx, args)
+    if args.strip() and normalise_name(args) != name:
+        # Stopping a digest loses its place in the findings: a near miss is not enough.
+        raise UserInputError(
+            f"Did you mean {name}? To stop the digest{_whose(ctx, name)}, send "
+            f"/unsubscribe {name}."
+        )
     if not await store.unsubscribe(chat_key, name):
         others = [s.inquiry for s in await store.list_subscriptions(chat_key)]
         hint = f" It gets the digest of: {', '.join(others)}." if others else ""

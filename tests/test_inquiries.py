@@ -460,6 +460,17 @@ async def test_pause_and_resume_name_an_inquiry(deployment: Deployment) -> None:
     assert await deployment.store.get_subscription(ALICE.key, "casey") is not None
 
 
+async def test_unsubscribing_needs_the_inquirys_exact_name(deployment: Deployment) -> None:
+    await deployment.say(ALICE, "/subscribe")
+    near = await deployment.text(ALICE, "/unsubscribe casy")
+    assert "Did you mean casey? To stop the digest of The Casey Review" in near
+    assert "/unsubscribe casey" in near
+    assert await deployment.store.get_subscription(ALICE.key, "casey") is not None
+    stopped = await deployment.text(ALICE, "/unsubscribe CASEY")
+    assert stopped.startswith("Unsubscribed")
+    assert await deployment.store.get_subscription(ALICE.key, "casey") is None
+
+
 async def test_chats_templates_of_every_inquiry_render_in_one_pass_window(
     deployment: Deployment,
 ) -> None:
