@@ -409,6 +409,43 @@ async def test_a_refused_template_searches_nothing(
     assert index.queries == ["vetting"]
 
 
+class SlowIndex(CountingIndex):
+    """The real index, taking as long over each search as a slow machine's model does."""
+
+    def search(self, query: str, k: int = 5) -> Any:
+        import time  # noqa: PLC0415 - this fake alone blocks, as the model's C code does
+
+        time.sleep(0.05)
+        return super().search(query, k)
+
+
+async def test_saving_a_template_that_searches_leaves_other_chats_served(
+    app: Services,
+) -> None:
+    index = SlowIndex(app.index)
+    app = replace(app, index=index)  # type: ignore[arg-type]
+    words = ("vetting", "misogyny", "racism", "homophobia", "trust", "leaders")
+    source = "".join(f'{{{{ search("{w}")|length }}}}' for w in words)
+    gaps: list[float] = []
+
+    async def other_chat() -> None:  # how long the event loop goes unserved meanwhile
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            gaps.append(loop.time() - before)
+
+    ticking = asyncio.create_task(other_chat())
+    await asyncio.sleep(0.01)
+    try:
+        said = await say(app, f"/template add topics {source}")
+    finally:
+        ticking.cancel()
+    assert "Saved template “topics”" in said
+    assert sorted(index.queries) == sorted(words)  # six searches, 0.3 s in all
+    assert max(gaps) < 0.2
+
+
 # -- help, errors, the digest seam -----------------------------------------------------------
 
 

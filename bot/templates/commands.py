@@ -136,7 +136,7 @@ async def _render(env: _Env, source: str, chat: Mapping[str, Any]) -> tuple[Line
         source,
         chat,
         shared=env.contexts.shared,
-        common=env.contexts.common(source),
+        common=await env.contexts.common_async(source),
         chat=env.chat_key,
     )
 

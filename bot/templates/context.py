@@ -32,6 +32,8 @@ chat's own values travel.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -308,6 +310,7 @@ class TemplateContexts:
         self.shared = SharedData(f"corpus-{uuid.uuid4().hex}", shared)
         self._searches: dict[str, list[dict[str, Any]]] = {}
         self._common: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()  # searches fill the caches from worker threads
 
     def common(self, source: str) -> dict[str, Any]:
         """What every render of ``source`` shares beyond the review: its searches' results.
@@ -318,19 +321,26 @@ class TemplateContexts:
         if found is None:
             calls = search_calls(source)
             found = {SEARCH_KEY: {call.key: self._search(call) for call in calls}}
-            if len(self._common) >= _COMMON_CACHE:
-                self._common.pop(next(iter(self._common)))
-            self._common[source] = found
+            _remember(self._common, source, found, _COMMON_CACHE, self._lock)
         return found
+
+    async def common_async(self, source: str) -> dict[str, Any]:
+        """:meth:`common`, with any search not yet cached run on a worker thread.
+
+        A search asks the model (tens of milliseconds each, up to eight a template): on the
+        event loop that would hold up every other chat while one moderator saves.
+        """
+        found = self._common.get(source)
+        if found is not None:
+            return found
+        return await asyncio.to_thread(self.common, source)
 
     def _search(self, call: SearchCall) -> list[dict[str, Any]]:
         found = self._searches.get(call.key)
         if found is None:
             result = self.index.search(call.words, call.k)
             found = [hit_data(hit, self.corpus) for hit in result.hits[: call.k]]
-            if len(self._searches) >= _SEARCH_CACHE:
-                self._searches.pop(next(iter(self._searches)))
-            self._searches[call.key] = found
+            _remember(self._searches, call.key, found, _SEARCH_CACHE, self._lock)
         return found
 
     def sample(self, chat: Mapping[str, Any]) -> dict[str, Any]:
@@ -346,3 +356,13 @@ class TemplateContexts:
             newest = sorted(self.corpus.documents, key=lambda d: d.meta.date or "")[-3:]
             sample["new_documents"] = [document_data(d.meta) for d in reversed(newest)]
         return sample
+
+
+def _remember(
+    cache: dict[str, Any], key: str, value: Any, size: int, lock: threading.Lock
+) -> None:
+    """Keep ``value``, dropping the oldest entry when the cache is full."""
+    with lock:
+        if len(cache) >= size and key not in cache:
+            cache.pop(next(iter(cache)))
+        cache[key] = value

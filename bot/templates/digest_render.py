@@ -137,7 +137,7 @@ class _Batcher:
             source,
             chats,
             shared=contexts.shared,
-            common=contexts.common(source),
+            common=await contexts.common_async(source),
             deadline=deadline,
         )
 
