@@ -287,6 +287,7 @@ def answer(ctx: Context, query: str) -> Reply:
             corrections=result.corrections,
             missing=result.verdict.missing,
             building=_building(result),
+            inquiry=inquiry_label(ctx.services),  # named once, not on every hit
         ),
         citations=tuple(h.citation for h in shown),
         buttons=_place_buttons(ctx, shown) if result.answered else (),
@@ -327,16 +328,19 @@ class HitView:
     section: str | None  # "Finding 2", or a short section title
     place: Place | None  # the finding or recommendation it sits in, if any
     also: tuple[str, ...]
+    inquiry: str | None = None  # its inquiry's short name, where hits mix inquiries
 
 
-def hit_view(ctx: Context, hit: Hit) -> HitView:
+def hit_view(ctx: Context, hit: Hit, *, name_inquiry: bool = False) -> HitView:
     passage = hit.passage
     citation = report_citation(ctx, passage.document_id, passage.section)
     doc = ctx.services.corpus.document(passage.document_id)
     source = short_source(doc.meta) if doc else passage.document_id
     also = tuple(_short_name(ctx, d) for d in hit.also_in)
     place = _known_place(ctx, place_of(passage.section))
-    return HitView(hit.excerpt, citation, source, short_section(passage.section), place, also)
+    inquiry = ctx.services.inquiry.name if name_inquiry and ctx.services.inquiry else None
+    section = short_section(passage.section)
+    return HitView(hit.excerpt, citation, source, section, place, also, inquiry)
 
 
 def _known_place(ctx: Context, place: Place | None) -> Place | None:

@@ -174,6 +174,8 @@ async def test_two_chats_on_two_inquiries_get_their_own_briefings(deployment: De
     bob_findings = await deployment.text(BOB, "/findings")
     assert "The scour of the river bed was never measured" in alice_findings
     assert "scour" not in bob_findings and "The report's 8 findings" in bob_findings
+    finding = await deployment.text(ALICE, "/finding 1")
+    assert "Source: The Northgate Bridge Inquiry: final report" in finding
 
     # The range is the inquiry's: 18 recommendations on Northgate, 16 on Casey.
     rec = await deployment.text(ALICE, "/recommendation 17")
@@ -186,7 +188,9 @@ async def test_two_chats_on_two_inquiries_get_their_own_briefings(deployment: De
         r.document in _ids(deployment, "northgate") for r in answer.results
     )
     assert answer.citations[0].inquiry == "The Northgate Bridge Inquiry: final report"
-    assert "[The Northgate Bridge Inquiry: final report]" in answer.plain
+    # Its inquiry named once, under the heading, not before every hit.
+    assert answer.plain.count("The Northgate Bridge Inquiry: final report") == 1
+    assert "[" not in answer.plain
     bob_answer = await deployment.say(BOB, "vetting")
     assert bob_answer.results
     assert all(r.document in _ids(deployment, "casey") for r in bob_answer.results)
@@ -253,7 +257,9 @@ async def test_search_all_labels_each_hit_with_its_inquiry(deployment: Deploymen
     reply = await deployment.say(BOB, "/search all inspection")
     inquiries = {c.inquiry for c in reply.citations}
     assert "The Northgate Bridge Inquiry: final report" in inquiries
-    assert "[The Northgate Bridge Inquiry: final report]" in reply.plain
+    # Hits of several inquiries: each names its own, by the short name /inquiry takes.
+    assert "[northgate]" in reply.plain and "[casey]" in reply.plain
+    assert "The Northgate Bridge Inquiry: final report" not in reply.plain
     # The chat still follows its own inquiry.
     assert "The report's 8 findings" in await deployment.text(BOB, "/findings")
     nothing = await deployment.text(BOB, "/search all zzzqqq")

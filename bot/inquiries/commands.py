@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +127,8 @@ async def search_all(ctx: Context, query: str) -> Reply:
     first = None
     for inquiry_ in catalogue:
         services = with_inquiry(ctx.services, await catalogue.load(inquiry_))
-        result = services.index.search(query, k=SEARCH_ALL_PER_INQUIRY)
+        # Off the event loop: each search may ask the model, and other chats wait on it.
+        result = await asyncio.to_thread(services.index.search, query, SEARCH_ALL_PER_INQUIRY)
         first = first or result
         one = Context(ctx.message, services, ctx.command)
         scored.extend((float(hit.score), one, hit) for hit in result.hits)
@@ -135,10 +137,10 @@ async def search_all(ctx: Context, query: str) -> Reply:
         return no_results(ctx, query, first)
     scored.sort(key=lambda s: -s[0])
     shown = scored[:SEARCH_ALL_SHOWN]
-    views = [hit_view(one, hit) for _, one, hit in shown]
+    views = [hit_view(one, hit, name_inquiry=True) for _, one, hit in shown]
     return Reply(
         lines=ctx.services.views.render(
-            "results.j2", query=query, hits=views, corrections=(), building=None
+            "results.j2", query=query, hits=views, corrections=(), building=None, inquiry=None
         ),
         citations=tuple(v.citation for v in views),
         results=tuple(search_result(one, hit) for _, one, hit in shown),
