@@ -8,6 +8,7 @@ stored, and a bad value gets an answer saying what to type instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -57,12 +58,28 @@ def _inquiry(ctx: Context) -> str:
     return ctx.services.inquiry.name if ctx.services.inquiry else ""
 
 
-def _named(ctx: Context, args: str) -> str:
-    """The inquiry a command names (/unsubscribe casey), else the chat's own."""
+def _named(ctx: Context, args: str, subscribed: Sequence[str] = ()) -> str:
+    """The inquiry a command names (/unsubscribe casey), else the chat's own.
+
+    ``subscribed``: the chat's digests' inquiries, whose exact names are accepted even for
+    one the bot no longer serves, so its digest can still be paused or stopped.
+    """
     catalogue = ctx.services.inquiries
     if args.strip() and catalogue is not None:
+        if normalise_name(args) in subscribed and catalogue.get(normalise_name(args)) is None:
+            return normalise_name(args)
         return catalogue.find(args).name
     return _inquiry(ctx)
+
+
+async def _subscribed(store: Store, chat_key: str) -> list[str]:
+    return [sub.inquiry for sub in await store.list_subscriptions(chat_key)]
+
+
+def _gone(ctx: Context, name: str) -> bool:
+    """Whether a digest's inquiry is one the bot no longer serves (its folder removed)."""
+    catalogue = ctx.services.inquiries
+    return catalogue is not None and bool(name) and catalogue.get(name) is None
 
 
 def _whose(ctx: Context, name: str) -> str:
@@ -70,7 +87,15 @@ def _whose(ctx: Context, name: str) -> str:
     catalogue = ctx.services.inquiries
     if catalogue is None or not catalogue.several:
         return ""
+    if _gone(ctx, name):
+        return f" of {name}"
     return f" of {catalogue.resolve(name).title}"
+
+
+def _title(ctx: Context, name: str) -> str:
+    catalogue = ctx.services.inquiries
+    assert catalogue is not None
+    return name if _gone(ctx, name) else catalogue.resolve(name).title
 
 
 def _next(sub: Subscription, now: datetime) -> str:
@@ -117,7 +142,7 @@ async def subscribe(ctx: Context, args: str) -> Reply:
 async def pause(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("pause this chat's digest")
-    name = _named(ctx, args)
+    name = _named(ctx, args, await _subscribed(store, ctx.message.chat.key))
     sub = await store.get_subscription(ctx.message.chat.key, name)
     if sub is None:
         raise UserInputError(
@@ -135,7 +160,7 @@ async def pause(ctx: Context, args: str) -> Reply:
 async def resume(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("resume this chat's digest")
-    name = _named(ctx, args)
+    name = _named(ctx, args, await _subscribed(store, ctx.message.chat.key))
     sub = await store.get_subscription(ctx.message.chat.key, name)
     if sub is None:
         raise UserInputError(
@@ -174,7 +199,7 @@ async def unsubscribe(ctx: Context, args: str) -> Reply:
     store = _store(ctx)
     await ctx.require_moderator("stop this chat's digest")
     chat_key = ctx.message.chat.key
-    name = _named(ctx, args)
+    name = _named(ctx, args, await _subscribed(store, chat_key))
     if args.strip() and normalise_name(args) != name:
         # Stopping a digest loses its place in the findings: a near miss is not enough.
         raise UserInputError(
@@ -248,7 +273,8 @@ async def subscriptions(ctx: Context, args: str) -> Reply:
         digests=[
             {
                 "name": sub.inquiry,
-                "inquiry": catalogue.resolve(sub.inquiry).title if catalogue and several else None,
+                "inquiry": _title(ctx, sub.inquiry) if catalogue and several else None,
+                "gone": _gone(ctx, sub.inquiry),
                 "schedule": sub.schedule.describe(),
                 "paused": sub.paused,
                 "stopped": not sub.active,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -314,6 +315,50 @@ async def test_a_chat_gets_a_digest_of_each_inquiry_it_subscribed_to(
     ]
     preview = await deployment.text(ALICE, "/digest")
     assert "Finding 2 of 5" in preview  # Northgate's next
+
+
+async def test_a_digest_of_an_inquiry_no_longer_served_is_held_not_replaced(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    corpus = make_corpus(tmp_path / "corpus")
+    store = await SqliteStore.open(tmp_path / "db")
+    try:
+        before = _deployment(corpus, cache_dir, store)
+        await before.say(ALICE, "/subscribe daily 08:00")
+        await before.say(ALICE, "/inquiry northgate")
+        await before.say(ALICE, "/subscribe daily 08:00")
+        await before.say(BOB, "/inquiry northgate")
+        await before.say(BOB, "/subscribe daily 08:00")
+        # The operator removes Northgate's folder and restarts the bot.
+        shutil.rmtree(corpus / "northgate")
+        after = _deployment(corpus, cache_dir, store)
+        sender = RecordingSender()
+        await after.scheduler(sender).run_once(NOW.replace(day=15, hour=7, minute=0))
+        [digest] = sender.to("alice")  # Casey's alone: no Casey digest in Northgate's place
+        assert "Casey" in digest.splitlines()[0]
+        assert sender.to("bob") == []
+
+        listing = await after.text(ALICE, "/subscriptions")
+        assert "northgate: Held: the bot no longer follows this inquiry" in listing
+        assert "/unsubscribe northgate stops it" in listing
+        stopped = await after.text(ALICE, "/unsubscribe northgate")
+        assert stopped.startswith("Unsubscribed from the digest of northgate")
+        assert [s.inquiry for s in await store.list_subscriptions(ALICE.key)] == ["casey"]
+
+        # The folder comes back: Bob's held digest resumes where it was.
+        shutil.copytree(FIXTURES / "northgate", corpus / "northgate")
+        restored = _deployment(corpus, cache_dir, store)
+        await restored.scheduler(sender).run_once(NOW.replace(day=16, hour=7, minute=0))
+        [northgate] = sender.to("bob")
+        assert "Northgate" in northgate.splitlines()[0] and "Finding 1 of 5" in northgate
+    finally:
+        await store.close()
+
+
+def _deployment(corpus: Path, cache: Path, store: Store) -> Deployment:
+    config = Config(corpus_dir=corpus, cache_dir=cache, db_path=None)
+    services = build_services(config, Admins(), FixedClock(), store)
+    return Deployment(services, build_bot(services))
 
 
 async def test_alerts_watch_the_subscribed_inquirys_new_documents(deployment: Deployment) -> None:

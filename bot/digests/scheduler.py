@@ -69,11 +69,15 @@ __all__ = ["RESENT_NOTE", "LATE_REASON", "LEASE", "Scheduler", "DeliveryRecord",
 
 
 class DigestMaker(Protocol):
-    """Builds the digests of many subscriptions for one pass (``DigestBuilder`` is one)."""
+    """Builds the digests of many subscriptions for one pass (``DigestBuilder`` is one).
+
+    One result per subscription, in order; ``None`` holds that subscription's digest back
+    (nothing is written, so it stays due), as for an inquiry the bot no longer serves.
+    """
 
     async def __call__(
         self, subscriptions: Sequence[Subscription], now: datetime, /
-    ) -> Sequence[Digest]: ...
+    ) -> Sequence[Digest | None]: ...
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,7 @@ class Scheduler:
                         planned_at=now,
                     )
                     for (sub, scheduled), digest in zip(chunk, digests, strict=True)
+                    if digest is not None
                 ]
             )
         return written

@@ -10,6 +10,7 @@ is due.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,6 +18,8 @@ from bot.digests.digest import Digest, DigestBuilder, DigestInquiry, RenderCusto
 from bot.inquiries.chats import inquiry_label, with_inquiry
 from bot.services import Services
 from bot.store import Store, Subscription
+
+log = logging.getLogger(__name__)
 
 RendererFor = Callable[[Services], RenderCustom | None]
 
@@ -55,13 +58,21 @@ class InquiryDigests:
         self.store = store
         self.renderer_for = renderer_for
         self._builders: dict[str, DigestBuilder] = {}
+        self._gone: set[str] = set()  # inquiries no longer served, warned about once
 
-    async def __call__(self, subscriptions: Sequence[Subscription], now: datetime) -> list[Digest]:
+    async def __call__(
+        self, subscriptions: Sequence[Subscription], now: datetime
+    ) -> list[Digest | None]:
         catalogue = self.services.inquiries
         if catalogue is None:
-            return await self._builder(self.services)(subscriptions, now)
+            return list(await self._builder(self.services)(subscriptions, now))
         groups: dict[str, list[int]] = {}
         for position, sub in enumerate(subscriptions):
+            if sub.inquiry and catalogue.get(sub.inquiry) is None:
+                # Its folder was removed: another inquiry's digest in its place would be
+                # wrong, so it waits (and /subscriptions says why) until it is back.
+                self._warn_gone(sub.inquiry)
+                continue
             groups.setdefault(catalogue.resolve(sub.inquiry).name, []).append(position)
         loaded = {
             name: with_inquiry(self.services, await catalogue.load(catalogue.resolve(name)))
@@ -79,7 +90,17 @@ class InquiryDigests:
         for positions, digests in zip(groups.values(), per_inquiry, strict=True):
             for position, digest in zip(positions, digests, strict=True):
                 built[position] = digest
-        return [d for d in built if d is not None]
+        return built
+
+    def _warn_gone(self, name: str) -> None:
+        if name not in self._gone:
+            self._gone.add(name)
+            log.warning(
+                "digests of inquiry %r are held: the bot no longer serves it (its folder is "
+                "gone); they resume if it comes back, and /unsubscribe %s stops one",
+                name,
+                name,
+            )
 
     def _builder(self, services: Services) -> DigestBuilder:
         key = services.inquiry.name if services.inquiry else ""
