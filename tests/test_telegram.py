@@ -609,12 +609,30 @@ async def test_a_rate_limit_is_no_error_in_the_log(
     with caplog.at_level(logging.DEBUG):
         assert (await adapter.sender.send("42", DIGEST)).status is DeliveryStatus.RETRY
         api.fail_next("sendMessage", too_many)
-        await feed(adapter, text_message("/finding 4"))  # a reply waits for nobody either
-    # Handled by waiting (the scheduler's, or the reader's next message): a WARNING at most.
+        await feed(adapter, text_message("/finding 4"))
+    # Handled by waiting (the scheduler's, or the answer's own): a WARNING at most.
     assert [r for r in caplog.records if r.levelno > logging.WARNING] == []
     assert [r for r in caplog.records if r.exc_info] == []
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "Retry in 0:00:07" in warning.getMessage() and "\n" not in warning.getMessage()
+
+
+async def test_an_answer_waits_out_a_rate_limit_and_still_arrives(
+    adapter: TelegramAdapter, api: FakeBotAPI, sleep: FakeSleep
+) -> None:
+    too_many = Failure(429, "Too Many Requests: retry after 3", {"retry_after": 3})
+    api.fail_next("sendMessage", too_many, times=2)
+    await feed(adapter, text_message("/finding 4"))
+    assert sleep.delays == [3.0, 3.0]  # in this message's handler, not the scheduler's
+    tries = api.texts("42")  # every call, the two refused ones too
+    assert len(tries) == 3 and tries[-1].startswith("<b>Finding 4 of 8")
+    # A third refusal in a row, or a wait over a minute, gives the answer up: no endless wait.
+    api.fail_next("sendMessage", too_many, times=3)
+    await feed(adapter, text_message("/finding 5"))
+    assert len(api.texts("42")) == 6 and sleep.delays == [3.0] * 4
+    api.fail_next("sendMessage", Failure(429, "retry after 600", {"retry_after": 600}))
+    await feed(adapter, text_message("/finding 6"))
+    assert len(api.texts("42")) == 7 and sleep.delays == [3.0] * 4
 
 
 async def test_a_timeout_is_retried_once_after_a_short_wait(

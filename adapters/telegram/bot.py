@@ -368,7 +368,7 @@ class TelegramAdapter:
         reply = await self.bot.handle(incoming)
         if reply is None:
             return
-        outcome = await self.sender.deliver(
+        outcome = await self.sender.answer(
             incoming.chat.id, reply, reply_to=reply_to, thread_id=thread
         )
         if outcome.status is not DeliveryStatus.DELIVERED:
@@ -398,7 +398,7 @@ class TelegramAdapter:
             if await self.sender.edit(chat.id, message.message_id, reply):
                 return
         thread = message.message_thread_id if isinstance(message, Message) else None
-        await self.sender.deliver(chat.id, reply, thread_id=thread)
+        await self.sender.answer(chat.id, reply, thread_id=thread)
 
     async def _answer(self, answering: Awaitable[bool]) -> None:
         """Answer a button press; a press too old to answer is not worth an error."""

@@ -32,6 +32,7 @@ from adapters.telegram.render import CallbackTable, html_to_plain, keyboard, ren
 from bot.messages import DeliveryOutcome, DeliveryStatus, Reply
 
 logger = logging.getLogger(__name__)
+_ANSWER_WAITS = 2  # rate limits waited out for one answer before it is given up
 
 PLATFORM = "telegram"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -138,6 +139,43 @@ class TelegramSender:
 
     async def send(self, chat_id: str, reply: Reply) -> DeliveryOutcome:
         return await self.deliver(chat_id, reply)
+
+    async def answer(
+        self,
+        chat_id: str,
+        reply: Reply,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> DeliveryOutcome:
+        """An answer to a reader: a rate limit is waited out rather than the answer dropped
+        (a digest is retried by the scheduler; an answer has nobody to retry it). It waits in
+        this message's own handler, so no other chat waits with it; at most twice, each
+        wait up to ``max_wait``, and the parts already sent are not sent again."""
+        sent = 0
+
+        async def count(done: int, total: int) -> None:
+            nonlocal sent
+            sent = done
+
+        waits = 0
+        while True:
+            outcome = await self.deliver(
+                chat_id, reply, reply_to=reply_to, thread_id=thread_id, skip=sent, delivered=count
+            )
+            wait = outcome.retry_after
+            if outcome.status is not DeliveryStatus.RETRY or wait is None:
+                return outcome
+            if waits >= _ANSWER_WAITS or wait > self.max_wait:
+                return outcome
+            waits += 1
+            logger.warning(
+                "Telegram asks the bot to slow down (%s): answering chat %s in %.0f s",
+                outcome.reason,
+                chat_id,
+                wait,
+            )
+            await self.sleep(wait)
 
     async def send_parts(
         self,
