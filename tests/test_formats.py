@@ -343,6 +343,17 @@ def test_a_damaged_file_is_named_with_its_fault(
         load_corpus(tmp_path)
 
 
+def test_a_folder_with_no_readable_document_names_each_fault(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"\xff\xfe\x00h\x00i")
+    (tmp_path / "b.md").write_bytes(b"")
+    faults = r"no document in .* could be read: .*a\.txt: not UTF-8.*b\.md: no text"
+    with pytest.raises(CorpusError, match=faults):
+        load_corpus(tmp_path)
+    (tmp_path / "c.txt").write_text("Vetting was found to be weak across the force.")
+    [document] = load_corpus(tmp_path).documents  # the readable one is served
+    assert document.id == "c"
+
+
 def test_a_pdf_contents_page_with_leaders(tmp_path: Path) -> None:
     entries = [("Foreword", 3), ("Summary of findings", 5), ("Chapter 1: The night", 9),
                ("1.1 The first warning", 10), ("Recommendations", 31)]

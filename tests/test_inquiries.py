@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -441,6 +442,8 @@ async def test_an_inquiry_whose_documents_cannot_be_read_leaves_chats_where_they
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     corpus = make_corpus(tmp_path / "corpus")
+    for document in _documents(corpus / "northgate"):
+        document.write_bytes(b"\xff\xfe not text \xff")
     (corpus / "northgate" / "broken.txt").write_bytes(b"\xff\xfe not text \xff")
     config = Config(corpus_dir=corpus, cache_dir=None, db_path=None)
     services = build_services(config, Admins(), FixedClock(), InMemoryStore())
@@ -456,6 +459,27 @@ async def test_an_inquiry_whose_documents_cannot_be_read_leaves_chats_where_they
     stuck = await deployment.text(BOB, "/findings")
     assert "could not be read just now" in stuck and "/inquiry NAME" in stuck
     assert "now follows Harbourside" in await deployment.text(BOB, "/inquiry harbourside")
+
+
+async def test_one_damaged_document_is_left_out_and_the_rest_served(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "northgate" / "broken.txt").write_bytes(b"\xff\xfe not text \xff")
+    config = Config(corpus_dir=corpus, cache_dir=None, db_path=None)
+    services = build_services(config, Admins(), FixedClock(), InMemoryStore())
+    deployment = Deployment(services, build_bot(services))
+
+    switched = await deployment.text(ALICE, "/inquiry northgate")
+    assert "This chat now follows The Northgate Bridge Inquiry" in switched
+    assert "2 documents, 5 findings" in switched
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "broken.txt: not UTF-8 text" in error.getMessage()
+    assert "left out: the other 2 documents" in error.getMessage()
+
+
+def _documents(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.suffix in (".txt", ".md", ".html", ".pdf")]
 
 
 def test_folders_that_are_not_inquiries_are_skipped(tmp_path: Path) -> None:

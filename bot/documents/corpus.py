@@ -31,6 +31,7 @@ from bot.errors import ConfigError
 from bot.model import Corpus, Document, DocumentMeta, ReviewStructure, Section
 
 logger = logging.getLogger(__name__)
+_REASONS_SHOWN = 5  # files named when none of a folder's can be read
 
 DOCUMENT_SUFFIXES = SUFFIXES
 _META_KEYS = frozenset({"title", "outlet", "date", "kind", "url"})
@@ -77,7 +78,7 @@ def load_corpus(directory: Path, cache_dir: Path | None = None) -> Corpus:
         raise CorpusError(f"no documents ({kinds}) in {directory}")
     _check_unique_ids(paths)
     cache = DocumentCache(cache_dir) if cache_dir is not None else None
-    corpus = build_corpus([parse_file(path, cache=cache) for path in paths])
+    corpus = build_corpus(_readable(directory, paths, cache))
     logger.info(
         "loaded %d documents from %s: %d findings, %d recommendations",
         len(corpus.documents),
@@ -86,6 +87,30 @@ def load_corpus(directory: Path, cache_dir: Path | None = None) -> Corpus:
         len(corpus.structure.recommendations),
     )
     return corpus
+
+
+def _readable(
+    directory: Path, paths: list[Path], cache: DocumentCache | None
+) -> list[ParsedDocument]:
+    """The documents that can be read. One damaged file (or sidecar) is left out, loudly,
+    rather than keeping the bot from serving all the others; none readable is an error."""
+    parsed: list[ParsedDocument] = []
+    failed: list[CorpusError] = []
+    for path in paths:
+        try:
+            parsed.append(parse_file(path, cache=cache))
+        except CorpusError as unreadable:
+            failed.append(unreadable)
+    if failed and not parsed:
+        if len(failed) == 1:
+            raise failed[0]
+        reasons = "; ".join(str(fault) for fault in failed[:_REASONS_SHOWN])
+        raise CorpusError(f"no document in {directory} could be read: {reasons}")
+    for fault in failed:
+        logger.error(
+            "%s; left out: the other %d documents of %s are served", fault, len(parsed), directory
+        )
+    return parsed
 
 
 def load_document(path: Path) -> Document:
