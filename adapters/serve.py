@@ -158,11 +158,8 @@ async def _run(
         if poller is not None:
             await _take_poller_lock(process, poller)
             tasks.append(asyncio.create_task(_keep_lock(process, poller, stop)))
-        for name, platform in platforms.items():
-            if not await _start(platform, stop):
-                return  # stopped while it was still trying to connect
-            started.append(platform)
-            logger.info("%s started", name)
+        if not await _start_all(platforms, stop, started):
+            return  # stopped while one was still trying to connect
         if process.options.scheduler:
             tasks.append(asyncio.create_task(_scheduler(process, platforms).run_forever(stop)))
         if process.http is not None:
@@ -197,6 +194,30 @@ async def _run(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         err.write("Stopped.\n")
+
+
+async def _start_all(
+    platforms: dict[str, Platform], stop: asyncio.Event, started: list[Platform]
+) -> bool:
+    """Start every platform at once, so one that cannot connect yet (and keeps retrying)
+    holds up none of the others' readers; each joins ``started`` as it comes up. False if
+    stopped first; a platform that fails for good stops the rest from starting."""
+
+    async def one(name: str, platform: Platform) -> bool:
+        if not await _start(platform, stop):
+            return False
+        started.append(platform)
+        logger.info("%s started", name)
+        return True
+
+    starting = [asyncio.ensure_future(one(n, p)) for n, p in platforms.items()]
+    try:
+        return all(await asyncio.gather(*starting))
+    except BaseException:
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
+        raise
 
 
 async def _start(platform: Platform, stop: asyncio.Event) -> bool:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.telegram_standin import TOKEN
 
 
@@ -162,3 +164,59 @@ async def test_a_second_long_poller_is_refused_and_health_and_metrics_answer(
     message = refused.decode()
     assert "already long-polling Telegram" in message and "TELEGRAM_WEBHOOK_URL" in message
     assert TOKEN.split(":")[1] not in message
+
+
+class StartingPlatform:
+    """A platform whose start returns when told to (as one retrying a connection does)."""
+
+    sender: object = None
+
+    def __init__(self, fails: BaseException | None = None) -> None:
+        self.may_start = asyncio.Event()
+        self.fails = fails
+        self.stopped = False
+
+    async def start(self) -> None:
+        await self.may_start.wait()
+        if self.fails is not None:
+            raise self.fails
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_platform_still_connecting_holds_up_no_other() -> None:
+    from adapters.serve import _start_all  # noqa: PLC0415 - the one piece this test drives
+
+    telegram, discord = StartingPlatform(), StartingPlatform()
+    stop, started = asyncio.Event(), []  # type: ignore[var-annotated]
+    starting = asyncio.create_task(
+        _start_all({"telegram": telegram, "discord": discord}, stop, started)  # type: ignore[dict-item]
+    )
+    discord.may_start.set()  # Telegram is still unreachable
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert started == [discord] and not starting.done()
+    telegram.may_start.set()
+    assert await starting is True and started == [discord, telegram]
+
+
+async def test_stopping_while_one_is_connecting_and_a_refused_token_end_the_start() -> None:
+    from adapters.serve import _start_all  # noqa: PLC0415
+
+    waiting, ready = StartingPlatform(), StartingPlatform()
+    ready.may_start.set()
+    stop, started = asyncio.Event(), []  # type: ignore[var-annotated]
+    starting = asyncio.create_task(_start_all({"a": waiting, "b": ready}, stop, started))  # type: ignore[dict-item]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    stop.set()
+    assert await starting is False and started == [ready]
+
+    refused = StartingPlatform(fails=RuntimeError("token refused"))
+    refused.may_start.set()
+    other = StartingPlatform()
+    stop, started = asyncio.Event(), []
+    with pytest.raises(RuntimeError, match="token refused"):
+        await _start_all({"a": other, "b": refused}, stop, started)  # type: ignore[dict-item]
+    assert started == []
