@@ -114,9 +114,6 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # bm25s's debug chatter stays out even at DEBUG (bot.search.tables keeps this level
-    # when it imports bm25s, which sets DEBUG on import).
-    logging.getLogger("bm25s").setLevel(max(numeric, logging.INFO))
 
 
 async def _chat(args: argparse.Namespace) -> int:

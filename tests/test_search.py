@@ -475,3 +475,29 @@ def test_adding_a_known_document_id_replaces_it() -> None:
     assert second.search("horses").hits == ()
     assert second.search("ponies").hits[0].passage.document_id == "a"
     assert [d.id for d in second.documents] == ["b", "a"]
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+def test_bm25_scores_are_the_ones_bm25s_computes(corpus: Corpus) -> None:
+    """Our numpy build of the score tables against bm25s's own, on the seed documents (the
+    index was built with bm25s before; its rankings must not change)."""
+    import bm25s  # noqa: PLC0415 - the reference implementation, a test dependency
+
+    from bot.search.tables import _Terms, bm25_scores, passages_of  # noqa: PLC0415
+    from bot.search.text import raw_tokens  # noqa: PLC0415
+
+    terms = _Terms()
+    corpus_ids = []
+    for passage in passages_of(corpus.documents):
+        tokens = raw_tokens(passage.text)
+        terms.learn(tokens)
+        corpus_ids.append(terms.ids(tokens))
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index((corpus_ids, terms.term_ids), create_empty_token=False, show_progress=False)
+    data, indices, indptr = bm25_scores(corpus_ids, len(terms.term_ids), 1.2, 0.75)
+    assert np.array_equal(indptr, reference.scores["indptr"])
+    assert np.array_equal(indices, reference.scores["indices"])
+    assert np.allclose(data, reference.scores["data"], rtol=1e-5)
+    assert bm25_scores([[], []], 3, 1.2, 0.75)[2].tolist() == [0, 0, 0, 0]

@@ -29,7 +29,7 @@ class Retriever(Protocol):
 
 
 class Bm25Retriever:
-    """BM25 over the passages' stems, scored from bm25s's precomputed sparse tables."""
+    """BM25 over the passages' stems, scored from the precomputed sparse tables."""
 
     name = "bm25"
 

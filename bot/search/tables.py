@@ -1,4 +1,4 @@
-"""BM25 tables of a set of documents: built with bm25s, cached on disk between runs.
+"""BM25 tables of a set of documents: built here with numpy, cached on disk between runs.
 
 Documents are cut into quotable passages (see :mod:`bot.search.text`) and indexed; the
 built tables, the passages and the quotations shared between outlets are saved in one
@@ -15,8 +15,6 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import version
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from bot.search.text import TOKENIZER_VERSION, Passage, Stems, raw_tokens, split
 
 logger = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 3  # 3: passages as offsets into their documents' text
+_CACHE_FORMAT = 4  # 3: passages as offsets into their documents' text; 4: our own scoring
 CACHE_PREFIX = "search-index-"
 _CACHE_KEEP = 4  # cache files kept per directory; older ones are stale builds
 _MAX_SHARED_GROUP = 50  # a run shared by more passages is boilerplate, not a quotation
@@ -61,7 +59,7 @@ class SearchSettings:
 class Tables:
     """Everything a built index needs besides the passages; what the cache stores."""
 
-    data: FloatArray  # bm25s's precomputed scores, CSC by term
+    data: FloatArray  # precomputed BM25 scores, by term (see bm25_scores)
     indices: npt.NDArray[np.int32]
     indptr: IntArray
     stems: tuple[str, ...]  # term id -> stem
@@ -89,30 +87,13 @@ def cache_key(documents: Sequence[Document], settings: SearchSettings) -> str:
     version stands for the passage splitter too.
     """
     digest = hashlib.sha256()
-    header = [_CACHE_FORMAT, TOKENIZER_VERSION, _bm25s_version(), repr(settings)]
+    header = [_CACHE_FORMAT, TOKENIZER_VERSION, repr(settings)]
     digest.update(json.dumps(header).encode())
     for doc in documents:
         sections = [(s.title, s.start, s.end) for s in doc.sections]
         digest.update(json.dumps([doc.id, len(doc.text), sections]).encode())
         digest.update(doc.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
-
-
-@cache
-def _bm25s_version() -> str:
-    # From the installed package's metadata: importing bm25s (and scipy with it) costs
-    # a quarter of a second that a start-up loading a cached index does not need.
-    return version("bm25s")
-
-
-def _bm25s() -> Any:
-    """bm25s, imported only to build an index, keeping the ``bm25s`` logger's level."""
-    bm25s_logger = logging.getLogger("bm25s")
-    level = bm25s_logger.level
-    import bm25s  # noqa: PLC0415
-
-    bm25s_logger.setLevel(level)  # it sets DEBUG on import: the entry point decides
-    return bm25s
 
 
 class _Terms:
@@ -152,6 +133,34 @@ class _Terms:
         return counts
 
 
+def bm25_scores(
+    corpus_ids: Sequence[Sequence[int]], terms: int, k1: float, b: float
+) -> tuple[FloatArray, npt.NDArray[np.int32], IntArray]:
+    """Each term's BM25 score in each passage holding it, as a sparse matrix by term
+    (data, passage numbers, and where each term's run starts): Lucene's BM25 (Kamphuis et
+    al., ECIR 2020), the variant bm25s computes, so a query sums its terms' runs.
+
+    A few array operations over every (term, passage) pair: importing bm25s and scipy to
+    do the same took longer than building a small corpus's whole index.
+    """
+    passages = len(corpus_ids)
+    lengths = np.fromiter(map(len, corpus_ids), dtype=np.int64, count=passages)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(terms + 1, np.int64)
+    occurrences = np.fromiter(chain.from_iterable(corpus_ids), dtype=np.int64, count=total)
+    owners = np.repeat(np.arange(passages, dtype=np.int64), lengths)
+    # Sorting (term, passage) keys puts the pairs in the matrix's order, term by term.
+    pairs, frequency = np.unique(occurrences * passages + owners, return_counts=True)
+    term, passage = np.divmod(pairs, passages)
+    document_frequency = np.bincount(term, minlength=terms)
+    idf = np.log1p((passages - document_frequency + 0.5) / (document_frequency + 0.5))
+    norm = k1 * ((1.0 - b) + b * lengths[passage] / lengths.mean())
+    data = idf[term] * frequency / (norm + frequency)
+    indptr = np.concatenate(([0], np.cumsum(document_frequency)))
+    return data.astype(np.float32), passage.astype(np.int32), indptr.astype(np.int64)
+
+
 def build_tables(passages: Sequence[Passage], settings: SearchSettings) -> Tables:
     terms = _Terms()
     corpus_ids: list[list[int]] = []
@@ -169,13 +178,7 @@ def build_tables(passages: Sequence[Passage], settings: SearchSettings) -> Table
         corpus_ids.append(terms.ids(tokens))
     vocab = terms.term_ids
     surface = terms.word_counts()
-    retriever = _bm25s().BM25(k1=settings.k1, b=settings.b)
-    if vocab:
-        retriever.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
-        scores = retriever.scores
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
-    else:
-        data, indices, indptr = np.zeros(0), np.zeros(0), np.zeros(1)
+    data, indices, indptr = bm25_scores(corpus_ids, len(vocab), settings.k1, settings.b)
     lexicon = tuple(sorted(w for w in surface if w.isalpha() and len(w) > 2))
     shared_indptr, shared_indices = _shared_quotations(
         plain_hashes, owners, passages, settings.shared_run
