@@ -33,3 +33,8 @@ class NotAModerator(Refusal):
 
 class ConfigError(BotError):
     """The operator's configuration is wrong (bad path, newer database, ...)."""
+
+
+class RendererStopped(BotError):
+    """A chat template renderer that is stopping (the bot is shutting down): a digest that
+    needed it is held for a later pass, not sent in the built-in form in its place."""

@@ -544,6 +544,37 @@ async def test_a_digest_pass_gives_up_on_templates_when_its_time_is_up(
     assert f"ran out; {len(skipped)} chats get the built-in digest" in caplog.text
 
 
+async def test_a_digest_whose_template_meets_a_stopping_renderer_is_held_not_sent_plain(
+    app: Services, sandbox: TemplateSandbox
+) -> None:
+    from bot.digests.digest import DigestBuilder  # noqa: PLC0415
+    from bot.digests.schedule import parse_schedule  # noqa: PLC0415
+    from bot.digests.scheduler import Scheduler  # noqa: PLC0415
+    from tests.inquiry_fixtures import RecordingSender  # noqa: PLC0415
+
+    store = store_of(app)
+    for chat in (GROUP, OTHER):
+        await store.subscribe(chat, parse_schedule("daily 08:00"), "UTC", T0 - timedelta(days=1))
+    await store.save_template(GROUP.key, "own", "Our own: {{ findings|length }}", "M", T0)
+    await store.set_digest_template(GROUP.key, "own")
+    stopping = TemplateSandbox(workers=1)
+    await stopping.start()
+    await stopping.close()  # serve is shutting down: the renderer refuses new work
+
+    def scheduler(box: TemplateSandbox, sender: RecordingSender) -> Scheduler:
+        render = make_render_custom(box, TemplateContexts(app.corpus, app.index), FixedClock(T0))
+        builder = DigestBuilder(app.corpus, app.views, store, render)
+        return Scheduler(store, {"telegram": sender}, builder, FixedClock(T0))
+
+    sender = RecordingSender(platform="telegram")
+    await scheduler(stopping, sender).run_once(T0.replace(hour=8, minute=1))
+    assert sender.to(GROUP.id) == []  # held for the next process, not sent in plain form
+    [plain] = sender.to(OTHER.id)
+    assert "Finding 1" in plain
+    await scheduler(sandbox, sender).run_once(T0.replace(hour=8, minute=2))
+    assert sender.to(GROUP.id) == ["Our own: 8"]
+
+
 async def test_render_custom_follows_the_services_corpus(
     app: Services, sandbox: TemplateSandbox
 ) -> None:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.digests.schedule import daily
+from bot.errors import RendererStopped
 from bot.messages import Button, Citation, Line, Reply
 from bot.model import Corpus, Document, DocumentMeta, Finding, Recommendation
 from bot.search.excerpt import make_excerpt
@@ -30,6 +31,7 @@ from bot.store import Alert, DocumentRecord, Store, Subscription, TemplateVersio
 from bot.views import Views
 
 log = logging.getLogger(__name__)
+
 _T = TypeVar("_T")
 
 RenderCustom = Callable[[str, Mapping[str, Any]], Awaitable[tuple[Line, ...]]]
@@ -95,12 +97,16 @@ class DigestBuilder:
         self._dates: dict[tuple[str, datetime], str] = {}
         self._documents: dict[tuple[str, datetime], dict[str, Any]] = {}
 
-    async def __call__(self, subscriptions: Sequence[Subscription], now: datetime) -> list[Digest]:
+    async def __call__(
+        self, subscriptions: Sequence[Subscription], now: datetime
+    ) -> list[Digest | None]:
+        """Each subscription's digest; None holds one back for a later pass (its chat's
+        own template could not be rendered because the renderer is stopping)."""
         return await self.build_many(subscriptions, now)
 
     async def build_many(
         self, subscriptions: Sequence[Subscription], now: datetime, *, preview: bool = False
-    ) -> list[Digest]:
+    ) -> list[Digest | None]:
         if not subscriptions:
             return []
         keys = [sub.chat_key for sub in subscriptions]
@@ -119,9 +125,13 @@ class DigestBuilder:
             fresh = [d for d in documents if d.added_at > since[sub.id]]
             contexts.append(self._context(sub, fresh, alerts.get(sub.chat_key, []), now, preview))
         lines = await self._render_custom_all(subscriptions, contexts, custom)
-        digests = []
+        digests: list[Digest | None] = []
         for sub, context, own in zip(subscriptions, contexts, lines, strict=True):
-            reply = self._builtin(context) if own is None else _reply(context, own)
+            if isinstance(own, RendererStopped) and not preview:
+                digests.append(None)  # the next process renders the chat's own template
+                continue
+            mine = own if isinstance(own, tuple) else None
+            reply = self._builtin(context) if mine is None else _reply(context, mine)
             digests.append(self._digest(sub, reply))
         return digests
 
@@ -146,6 +156,7 @@ class DigestBuilder:
             created_at=now,
         )
         [digest] = await self.build_many([sub], now, preview=True)
+        assert digest is not None  # a preview is never held
         return digest.reply
 
     # -- the context both kinds of template get
@@ -338,8 +349,10 @@ class DigestBuilder:
         subscriptions: Sequence[Subscription],
         contexts: list[dict[str, Any]],
         custom: Mapping[str, TemplateVersion],
-    ) -> list[tuple[Line, ...] | None]:
-        results: list[tuple[Line, ...] | None] = [None] * len(subscriptions)
+    ) -> list[tuple[Line, ...] | RendererStopped | None]:
+        """Each chat's own template rendered, None for the built-in digest, or the renderer's
+        :class:`RendererStopped` (the digest is held rather than sent in the built-in form)."""
+        results: list[tuple[Line, ...] | RendererStopped | None] = [None] * len(subscriptions)
         jobs = [
             (i, custom[sub.chat_key])
             for i, sub in enumerate(subscriptions)
@@ -353,7 +366,9 @@ class DigestBuilder:
             return_exceptions=True,
         )
         for (i, template), output in zip(jobs, outputs, strict=True):
-            if isinstance(output, BaseException):
+            if isinstance(output, RendererStopped):
+                results[i] = output
+            elif isinstance(output, BaseException):
                 # The chat still gets its digest, in the built-in form.
                 log.warning(
                     "digest template %r (version %d) of chat %s failed: %s; using the built-in",

@@ -11,7 +11,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.lexer import get_lexer
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.errors import UserInputError
+from bot.errors import RendererStopped, UserInputError
 
 MAX_SOURCE_CHARS = 8_000
 MAX_OUTPUT_CHARS = 16_000
@@ -73,7 +73,7 @@ class TemplateBusy(UserInputError):
     """This chat has used its share of the template workers for now; it should wait."""
 
 
-class SandboxClosed(UserInputError):
+class SandboxClosed(UserInputError, RendererStopped):
     """The sandbox is closed (the bot is stopping): nothing more is rendered."""
 
     def __init__(self) -> None:
