@@ -47,7 +47,8 @@ To try the bot without any platform: inquiry-bot chat
 
 
 class Platform(Protocol):
-    sender: Sender
+    @property
+    def sender(self) -> Sender: ...
 
     async def start(self) -> None: ...
 

@@ -34,7 +34,7 @@ def test_core_may_not_import_platform_or_storage_libraries(repo_root: Path) -> N
         assert "TID251" not in allowed.stdout, module
 
 
-def test_core_is_strictly_typed(repo_root: Path) -> None:
+def test_core_and_adapters_are_strictly_typed(repo_root: Path) -> None:
     done = run(repo_root, "mypy")
     assert done.returncode == 0, done.stdout + done.stderr
 

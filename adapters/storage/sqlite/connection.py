@@ -110,7 +110,7 @@ async def _apply_in_transaction(db: aiosqlite.Connection, path: Path, migration:
             await db.execute(statement)
         if migration.rebuilds_tables:
             async with db.execute("PRAGMA foreign_key_check") as cursor:
-                broken = await cursor.fetchall()
+                broken = list(await cursor.fetchall())
             if broken:
                 raise sqlite3.IntegrityError(f"{len(broken)} rows lost their references")
         await db.execute(f"PRAGMA user_version = {int(migration.version)}")
