@@ -805,6 +805,47 @@ async def test_stopping_closes_the_gateway_normally(
     assert gateway.close_codes == [1000, 1000]
 
 
+async def test_an_unreachable_discord_at_start_is_tried_again_one_line_each_time(
+    briefing_bot: BriefingBot,
+    recorder: DiscordRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    adapter = DiscordAdapter(briefing_bot, "test-token", sleep=sleep)
+    unreachable = OSError("Cannot connect to host discord.com:443 [Name or service not known]")
+    recorder.fail("GET", "/users/@me", unreachable, times=2)
+    recorder.fail("GET", "/users/@me", http_error(502))  # then its servers fail once
+    async with GatewayStandin(recommended=1) as gateway:
+        recorder.use_gateway(monkeypatch, gateway)
+        try:
+            await adapter.start()
+            await gateway.until_identified(1)  # it got through in the end
+        finally:
+            await adapter.stop()
+    assert delays == [1.0, 2.0, 4.0]  # doubling, up to once a minute
+    tries = [r for r in caplog.records if "could not reach Discord" in r.getMessage()]
+    assert len(tries) == 3 and all(r.exc_info is None for r in tries)
+    assert "Name or service not known" in tries[0].getMessage()
+    assert "test-token" not in caplog.text
+
+
+async def test_a_refused_token_at_start_is_a_configuration_error(
+    briefing_bot: BriefingBot, recorder: DiscordRecorder
+) -> None:
+    adapter = DiscordAdapter(briefing_bot, "test-token")
+    recorder.fail("GET", "/users/@me", http_error(401, 0, "401: Unauthorized"))
+    try:
+        with pytest.raises(ConfigError, match="Discord refused the bot token.*DISCORD_BOT_TOKEN"):
+            await adapter.start()
+    finally:
+        await adapter.stop()
+
+
 async def test_stopping_an_adapter_that_never_started_is_harmless(
     briefing_bot: BriefingBot, recorder: DiscordRecorder
 ) -> None:

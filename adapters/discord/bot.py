@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 DEFER_AFTER = 2.0  # Discord wants a first answer to an interaction within 3 seconds
 MAX_RATELIMIT_WAIT = 60.0  # longer waits come back to the scheduler as "retry later"
+START_BACKOFF = 1.0  # first wait before trying an unreachable Discord again, doubling
+MAX_START_BACKOFF = 60.0
 _TRUE = {"1", "true", "yes", "on"}
 
 OnChatGone = Callable[[str, str], Awaitable[None]]  # (chat key, reason)
@@ -185,8 +187,12 @@ class DiscordAdapter:
         defer_after: float = DEFER_AFTER,
         max_ratelimit_timeout: float = MAX_RATELIMIT_WAIT,
         shards: Shards | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        start_backoff: float = START_BACKOFF,
     ) -> None:
         check_prefix(prefix)
+        self.sleep = sleep
+        self.start_backoff = start_backoff
         self.bot = bot
         self.token = token
         self.prefix = prefix
@@ -229,9 +235,40 @@ class DiscordAdapter:
         await self.client.login(self.token)
 
     async def start(self) -> None:
-        """Log in, register slash commands, and connect to the gateway in a task."""
-        await self.login()
+        """Log in, register slash commands, and connect to the gateway in a task.
+
+        While Discord cannot be reached (no network, DNS down, its servers failing) it says
+        so in one line and tries again, backing off up to once a minute, until it gets
+        through or is cancelled; a refused token is a configuration error at once.
+        """
+        backoff = self.start_backoff
+        while True:
+            try:
+                await self.login()
+                break
+            except discord.LoginFailure:
+                raise ConfigError(
+                    "Discord refused the bot token: check DISCORD_BOT_TOKEN (Developer "
+                    "Portal, your application, Bot, Reset Token)"
+                ) from None
+            except (OSError, TimeoutError, discord.DiscordServerError) as err:
+                # aiohttp's connection errors are OSErrors too.
+                wait, backoff = backoff, min(backoff * 2, MAX_START_BACKOFF)
+                logger.warning(
+                    "could not reach Discord (%s: %s); trying again in %.0f s",
+                    type(err).__name__,
+                    _first_line(str(err)),
+                    wait,
+                )
+                await self._discard_session()
+                await self.sleep(wait)
         self._runner = asyncio.create_task(self._connect(), name="discord-gateway")
+
+    async def _discard_session(self) -> None:
+        """Close the failed try's connections. The session's connector closes with it, and
+        discord.py makes a new one at the next login only when none is set."""
+        await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
 
     async def stop(self) -> None:
         """Close the gateway with code 1000, so Discord ends the session (shown offline)."""
@@ -439,3 +476,7 @@ class DiscordAdapter:
                 "moderator-only commands are not checked against Manage Server",
                 type(moderators).__name__,
             )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else "no details"
