@@ -100,6 +100,30 @@ async def test_serve_keeps_trying_an_unreachable_telegram_and_stops_on_sigterm(
     assert TOKEN.split(":")[1] not in log + out.decode()
 
 
+async def test_stopping_after_telegram_went_away_logs_no_error(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    from tests.telegram_standin import FakeBotAPI, StandinServer, text_message
+
+    api = FakeBotAPI()
+    server = StandinServer(api)
+    await server.start()
+    process = await serve_telegram(repo_root, tmp_path, server.base_url)
+    try:
+        api.push_update(text_message("/finding 3"))
+        await api.wait_until(lambda: any("Finding 3 of 8" in t for t in api.texts()), 30)
+        await server.stop()  # Telegram can no longer be reached
+        await asyncio.sleep(1.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    log = err.decode()
+    assert process.returncode == 0, log[-3000:]
+    assert "Stopped." in log
+    assert " ERROR " not in log and "Traceback" not in log, log[-3000:]
+    assert "could not tell Telegram while stopping that the last updates were read" in log
+
+
 async def test_a_second_long_poller_is_refused_and_health_and_metrics_answer(
     repo_root: Path, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ from adapters.inbound import clean_optional, clean_text
 from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender, retry_seconds
 from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram.http import AiohttpRequest
+from adapters.telegram.logs import quieten_stop_errors
 from adapters.telegram.redact import TokenRedactor, install_token_redaction
 from adapters.telegram.render import CallbackTable
 from adapters.telegram.settings import TelegramSettings, WebhookConfig
@@ -174,6 +175,7 @@ class TelegramAdapter:
         pool_size: int = DEFAULT_POOL,
         start_backoff: float = START_BACKOFF,
     ) -> None:
+        quieten_stop_errors()
         self.bot = bot
         self.sleep = sleep
         self.start_backoff = start_backoff
