@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from bot.search import cells as cells_module
 from bot.search.cells import CellIndex
 from bot.search.dense import SemanticIndex
 from bot.search.embedding import Vectors
@@ -76,3 +79,34 @@ def test_a_large_corpus_is_searched_through_cells() -> None:
     small.start()
     assert small.wait(20)
     assert small.retriever is not None and not small.retriever.approximate
+
+
+def test_the_cells_centres_are_cached_and_a_restart_does_not_group_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passages = [Passage(n, "doc", f"passage topic{n}", None, 0) for n in range(300)]
+    path = tmp_path / "search-semantic-x.npz"
+
+    def started() -> SemanticIndex:
+        semantic = SemanticIndex(WordsEmbedder(), passages, path, min_cells=200)
+        semantic.start()
+        assert semantic.wait(20)
+        return semantic
+
+    first = started()
+    saved = tmp_path / "search-semantic-x.cells.npy"
+    assert saved.is_file()
+
+    def no_grouping(*args: object) -> None:
+        raise AssertionError("the cells were grouped again")
+
+    monkeypatch.setattr(cells_module, "_spherical_kmeans", no_grouping)
+    again = started()
+    assert again.retriever is not None and again.retriever.approximate
+    assert again.retriever.rank("topic42", 3)[0] == first.retriever.rank("topic42", 3)[0]  # type: ignore[union-attr]
+
+    saved.write_bytes(b"not an array")  # damaged: grouped again, never trusted
+    monkeypatch.undo()
+    damaged = started()
+    assert damaged.retriever is not None and damaged.retriever.approximate
+    assert np.load(saved).shape[1] == WordsEmbedder.dimensions

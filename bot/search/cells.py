@@ -29,10 +29,16 @@ class CellIndex:
     question reads a few contiguous blocks); :meth:`scores` scores only the passages of the
     cells nearest a question."""
 
-    def __init__(self, vectors: Vectors, cells: int | None = None) -> None:
+    def __init__(
+        self, vectors: Vectors, cells: int | None = None, centres: Vectors | None = None
+    ) -> None:
+        """``centres``: the cells' centres from an earlier grouping of these vectors (a
+        restart), so only the passages' assignment to them is redone."""
         count = len(vectors)
         cells = cells or max(1, count // _PER_CELL)
-        self._centres = _spherical_kmeans(vectors, min(cells, count))
+        if centres is None:
+            centres = _spherical_kmeans(vectors, min(cells, count))
+        self._centres = centres
         owner = _nearest_cell(vectors, self._centres)
         self._order: IntArray = np.argsort(owner, kind="stable").astype(np.int64)
         self._sorted: Vectors = np.ascontiguousarray(vectors[self._order])
@@ -46,6 +52,10 @@ class CellIndex:
     @property
     def cells(self) -> int:
         return len(self._centres)
+
+    @property
+    def centres(self) -> Vectors:
+        return self._centres
 
     def vectors(self) -> Vectors:
         """The vectors in passage order (a copy)."""

@@ -32,6 +32,7 @@ EMBED_VERSION = "2"
 KNOWN_VECTORS = "semantic-vectors.npz"  # shipped beside a corpus: see write_known
 SEMANTIC_PREFIX = "search-semantic-"  # cache files: passage text digests and their vectors
 _CACHE_KEEP = 4
+_CENTRES_SUFFIX = ".cells.npy"  # beside a vectors file: its cells' centres
 _BATCH = 16  # passages embedded between checkpoints
 _PROGRESS_STEP = 0.1  # log each tenth of the way
 
@@ -154,7 +155,7 @@ class SemanticIndex:
                 self._retriever = DenseRetriever(self._embedder, vectors)
                 self._done = len(self._passages)
                 if len(vectors) >= self._min_cells and not self._stop.is_set():
-                    self._retriever = _with_cells(self._embedder, vectors)
+                    self._retriever = _with_cells(self._embedder, vectors, self._path)
         except Exception:
             logger.exception("semantic index failed; answering with BM25 alone")
         finally:
@@ -218,16 +219,56 @@ class SemanticIndex:
         return self._retriever.vectors if self._retriever else None
 
 
-def _with_cells(embedder: Embedder, vectors: Vectors) -> DenseRetriever:
+def _with_cells(embedder: Embedder, vectors: Vectors, path: Path | None) -> DenseRetriever:
     """A retriever scanning only the cells near each question. Grouping the vectors takes
-    seconds at 100,000 passages: the exact scan answers meanwhile."""
+    seconds at 100,000 passages (the exact scan answers meanwhile), so the cells' centres
+    are cached beside the vectors and a restart only assigns the passages to them."""
     started = time.perf_counter()
-    cells = CellIndex(vectors)
+    centres_path = _centres_path(path) if path is not None else None
+    centres = _read_centres(centres_path, vectors) if centres_path is not None else None
+    cells = CellIndex(vectors, centres=centres)
+    if centres is None and centres_path is not None:
+        _write_centres(centres_path, cells.centres)
     logger.info(
-        "semantic index: %d passages in %d cells in %.1fs (a question scans %d)",
+        "semantic index: %d passages in %d cells in %.1fs (a question scans %d%s)",
         len(vectors), cells.cells, time.perf_counter() - started, cells.probes,
+        "; centres from the cache" if centres is not None else "",
     )
     return DenseRetriever(embedder, None, cells)
+
+
+def _centres_path(vectors_path: Path) -> Path:
+    return vectors_path.with_name(f"{vectors_path.stem}{_CENTRES_SUFFIX}")
+
+
+def _read_centres(path: Path, vectors: Vectors) -> Vectors | None:
+    """The cached centres, when they fit these vectors; a damaged file is ignored."""
+    if not path.exists() or not _regular(path):
+        return None
+    try:
+        centres = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        logger.warning("semantic cells cache %s unusable (%s); grouping again", path, error)
+        return None
+    fits = (
+        centres.ndim == 2
+        and centres.dtype == np.float32
+        and centres.shape[1] == vectors.shape[1]
+        and 0 < len(centres) <= len(vectors)
+        and bool(np.isfinite(centres).all())
+    )
+    return centres if fits else None
+
+
+def _write_centres(path: Path, centres: Vectors) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            np.save(handle, centres, allow_pickle=False)
+        os.replace(temporary, path)
+    except OSError as error:
+        logger.warning("could not write semantic cells cache %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
 
 
 # --- vectors shipped with a corpus ------------------------------------------------------
@@ -347,6 +388,7 @@ def _prune(kept: Path) -> None:
         for stale in files[_CACHE_KEEP:]:
             if stale != kept:
                 stale.unlink(missing_ok=True)
+                _centres_path(stale).unlink(missing_ok=True)
     except OSError as error:
         logger.warning("could not prune semantic caches in %s: %s", kept.parent, error)
 
