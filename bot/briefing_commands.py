@@ -340,7 +340,23 @@ def hit_view(ctx: Context, hit: Hit, *, name_inquiry: bool = False) -> HitView:
     place = _known_place(ctx, place_of(passage.section))
     inquiry = ctx.services.inquiry.name if name_inquiry and ctx.services.inquiry else None
     section = short_section(passage.section)
-    return HitView(hit.excerpt, citation, source, section, place, also, inquiry)
+    excerpt = _without_number(hit.excerpt, place.number) if place else hit.excerpt
+    return HitView(excerpt, citation, source, section, place, also, inquiry)
+
+
+def _without_number(
+    excerpt: tuple[tuple[str, bool], ...], number: int
+) -> tuple[tuple[str, bool], ...]:
+    """The excerpt without the item's own number in front ("3. Vetting standards…" under
+    "Recommendation 3"): in a numbered list of hits, "1. 3. Vetting…" reads as a muddle."""
+    if not excerpt:
+        return excerpt
+    text, matched = excerpt[0]
+    found = re.match(rf"\s*\(?{number}[.)]\s+", text)
+    if found is None:
+        return excerpt
+    rest = text[found.end() :]
+    return ((rest, matched), *excerpt[1:]) if rest else excerpt[1:]
 
 
 def _known_place(ctx: Context, place: Place | None) -> Place | None:

@@ -132,6 +132,15 @@ async def test_a_question_gets_cited_passages(chat: Chat) -> None:
     assert "What the documents say about" in reply.plain
 
 
+async def test_a_hit_inside_a_recommendation_is_quoted_without_its_number(chat: Chat) -> None:
+    reply = await chat("/search vetting standards")
+    first = reply.plain.split("\n\n")[1]
+    assert first.startswith("1. Vetting standards should be changed"), first
+    assert "— Casey Review · Recommendation 3" in reply.plain
+    assert "1. 3." not in reply.plain
+    assert reply.results[0].text.startswith("3. Vetting standards")  # the passage is whole
+
+
 async def test_a_question_that_matches_nothing_says_so_and_offers_a_way_on(chat: Chat) -> None:
     reply = await chat("xylophone quasar zeppelin")
     assert "I found nothing about" in reply.plain
