@@ -235,10 +235,12 @@ async def search(ctx: Context, args: str) -> Reply:
         raise UserInputError("What should I search for? For example: /search vetting")
     first, _, rest = args.strip().partition(" ")
     catalogue = ctx.services.inquiries
-    if first.lower() == "all" and rest.strip() and catalogue is not None and catalogue.several:
-        from bot.inquiries.commands import search_all
+    if first.lower() == "all" and rest.strip():
+        if catalogue is not None and catalogue.several:
+            from bot.inquiries.commands import search_all
 
-        return await search_all(ctx, rest)
+            return await search_all(ctx, rest)
+        args = rest  # one inquiry: "every inquiry" is this one
     return await asyncio.to_thread(answer, ctx, args)
 
 

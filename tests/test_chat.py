@@ -141,6 +141,12 @@ async def test_a_hit_inside_a_recommendation_is_quoted_without_its_number(chat: 
     assert reply.results[0].text.startswith("3. Vetting standards")  # the passage is whole
 
 
+async def test_search_all_with_one_inquiry_searches_it(chat: Chat) -> None:
+    reply = await chat("/search all vetting")
+    assert "What the documents say about “vetting”" in reply.plain
+    assert reply.results
+
+
 async def test_a_question_that_matches_nothing_says_so_and_offers_a_way_on(chat: Chat) -> None:
     reply = await chat("xylophone quasar zeppelin")
     assert "I found nothing about" in reply.plain
