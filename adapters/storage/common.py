@@ -6,16 +6,20 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from types import TracebackType
 from typing import Any, Self
 
+from bot.digests.schedule import Frequency, Schedule
 from bot.messages import ChatKind, Reply
 from bot.store import (
     EMPTY_REPLY,
     Alert,
     ChatSettings,
     DocumentRecord,
+    OutboxEntry,
+    OutboxStatus,
+    Subscription,
     TemplateVersion,
     reply_from_json,
     reply_to_json,
@@ -177,4 +181,59 @@ def document_from_row(row: Any, times: Times) -> DocumentRecord:
         url=row["url"],
         kind=row["kind"],
         inquiry=row["inquiry"],
+    )
+
+
+def schedule_of(frequency: str, at_time: str, weekday: int | None) -> Schedule:
+    return Schedule(Frequency(frequency), time.fromisoformat(at_time), weekday)
+
+
+def subscription_from_row(
+    row: Any,
+    times: Times,
+    schedules: Callable[[str, str, int | None], Schedule] = schedule_of,
+) -> Subscription:
+    """A subscription joined with its chat's platform, id, time zone and state.
+    ``schedules`` may be memoised: a digest pass reads thousands of rows with a few."""
+    last = row["last_digest_at"]
+    return Subscription(
+        id=row["id"],
+        chat_key=row["chat_key"],
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+        timezone=row["timezone"],
+        schedule=schedules(row["frequency"], row["at_time"], row["weekday"]),
+        since=times(row["since"]),
+        created_at=times(row["created_at"]),
+        paused=bool(row["paused"]),
+        finding_cursor=row["finding_cursor"],
+        recommendation_cursor=row["recommendation_cursor"],
+        last_digest_at=None if last is None else times(last),
+        active=bool(row["active"]),
+        inquiry=row["inquiry"],
+    )
+
+
+def outbox_from_row(
+    row: Any, unpack: Decoder, times: Times, *, resumed: bool = False
+) -> OutboxEntry:
+    next_attempt, lease = row["next_attempt_at"], row["lease_expires"]
+    return OutboxEntry(
+        id=row["id"],
+        subscription_id=row["subscription_id"],
+        scheduled=times(row["scheduled"]),
+        chat_key=row["chat_key"],
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+        reply=unpack(row["reply"]),
+        status=OutboxStatus(row["status"]),
+        created_at=times(row["created_at"]),
+        updated_at=times(row["updated_at"]),
+        attempts=row["attempts"],
+        next_attempt_at=None if next_attempt is None else times(next_attempt),
+        reason=row["reason"],
+        owner=row["owner"],
+        lease_expires=None if lease is None else times(lease),
+        parts_sent=row["parts_sent"],
+        resumed=resumed,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.common import (
@@ -10,9 +10,10 @@ from adapters.storage.common import (
     alert_from_row,
     chat_from_row,
     document_from_row,
+    outbox_from_row,
+    subscription_from_row,
     template_from_row,
 )
-from bot.digests.schedule import Frequency, Schedule
 from bot.messages import ChatRef
 from bot.store import (
     UNFINISHED,
@@ -20,7 +21,6 @@ from bot.store import (
     ChatSettings,
     DocumentRecord,
     OutboxEntry,
-    OutboxStatus,
     Subscription,
     TemplateVersion,
     utc,
@@ -77,46 +77,12 @@ async def _forget(db: asyncpg.Connection, chat_key: str) -> bool:
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        chat_key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        timezone=row["timezone"],
-        schedule=Schedule(
-            Frequency(row["frequency"]), time.fromisoformat(row["at_time"]), row["weekday"]
-        ),
-        since=row["since"],
-        created_at=row["created_at"],
-        paused=row["paused"],
-        finding_cursor=row["finding_cursor"],
-        recommendation_cursor=row["recommendation_cursor"],
-        last_digest_at=row["last_digest_at"],
-        active=row["active"],
-        inquiry=row["inquiry"],
-    )
+    return subscription_from_row(row, _as_is)
 
 
 def _outbox(row: asyncpg.Record, unpack: Decoder) -> OutboxEntry:
-    return OutboxEntry(
-        id=row["id"],
-        subscription_id=row["subscription_id"],
-        scheduled=row["scheduled"],
-        chat_key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        reply=unpack(row["reply"]),
-        status=OutboxStatus(row["status"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        reason=row["reason"],
-        owner=row["owner"],
-        lease_expires=row["lease_expires"],
-        parts_sent=row["parts_sent"],
-        resumed=bool(row.get("resumed", False)),
-    )
+    # ``resumed`` only when the claim's query says so (it was claimed from a lapsed holder).
+    return outbox_from_row(row, unpack, _as_is, resumed=bool(row.get("resumed", False)))
 
 
 def _as_is(moment: datetime) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -12,21 +12,24 @@ import aiosqlite
 from adapters.storage.common import (
     BOOL_COLUMNS,
     TIME_COLUMNS,
+    Decoder,
     Encoder,
     alert_from_row,
     chat_from_row,
     document_from_row,
+    outbox_from_row,
+    schedule_of,
+    subscription_from_row,
     template_from_row,
 )
-from bot.digests.schedule import Frequency, Schedule
-from bot.messages import ChatRef, Reply
+from bot.digests.schedule import Schedule
+from bot.messages import ChatRef
 from bot.store import (
     UNFINISHED,
     Alert,
     ChatSettings,
     DocumentRecord,
     OutboxEntry,
-    OutboxStatus,
     PlannedDigest,
     Subscription,
     TemplateVersion,
@@ -207,56 +210,20 @@ class _ScheduleCache:
         key = (frequency, at_time, weekday)
         found = self._done.get(key)
         if found is None:
-            found = self._done[key] = _schedule(frequency, at_time, weekday)
+            found = self._done[key] = schedule_of(frequency, at_time, weekday)
         return found
-
-
-def _schedule(frequency: str, at_time: str, weekday: int | None) -> Schedule:
-    return Schedule(Frequency(frequency), time.fromisoformat(at_time), weekday)
 
 
 def _subscription(
     row: sqlite3.Row,
     times: Callable[[str], datetime] = _dt,
-    schedules: Callable[[str, str, int | None], Schedule] = _schedule,
+    schedules: Callable[[str, str, int | None], Schedule] = schedule_of,
 ) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        chat_key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        timezone=row["timezone"],
-        schedule=schedules(row["frequency"], row["at_time"], row["weekday"]),
-        since=times(row["since"]),
-        created_at=times(row["created_at"]),
-        paused=bool(row["paused"]),
-        finding_cursor=row["finding_cursor"],
-        recommendation_cursor=row["recommendation_cursor"],
-        last_digest_at=None if row["last_digest_at"] is None else times(row["last_digest_at"]),
-        active=bool(row["active"]),
-        inquiry=row["inquiry"],
-    )
+    return subscription_from_row(row, times, schedules)
 
 
-def _outbox(row: sqlite3.Row, unpack: Callable[[bytes], Reply]) -> OutboxEntry:
-    return OutboxEntry(
-        id=row["id"],
-        subscription_id=row["subscription_id"],
-        scheduled=_dt(row["scheduled"]),
-        chat_key=row["chat_key"],
-        platform=row["platform"],
-        chat_id=row["chat_id"],
-        reply=unpack(row["reply"]),
-        status=OutboxStatus(row["status"]),
-        created_at=_dt(row["created_at"]),
-        updated_at=_dt(row["updated_at"]),
-        attempts=row["attempts"],
-        next_attempt_at=_dt_or_none(row["next_attempt_at"]),
-        reason=row["reason"],
-        owner=row["owner"],
-        lease_expires=_dt_or_none(row["lease_expires"]),
-        parts_sent=row["parts_sent"],
-    )
+def _outbox(row: sqlite3.Row, unpack: Decoder) -> OutboxEntry:
+    return outbox_from_row(row, unpack, _dt)
 
 
 def _chat(row: sqlite3.Row) -> ChatSettings:
