@@ -66,8 +66,9 @@ def _named(ctx: Context, args: str, subscribed: Sequence[str] = ()) -> str:
     """
     catalogue = ctx.services.inquiries
     if args.strip() and catalogue is not None:
-        if normalise_name(args) in subscribed and catalogue.get(normalise_name(args)) is None:
-            return normalise_name(args)
+        typed = normalise_name(args)
+        if typed in subscribed and _gone(ctx, typed):
+            return typed
         return catalogue.find(args).name
     return _inquiry(ctx)
 
@@ -87,12 +88,11 @@ def _whose(ctx: Context, name: str) -> str:
     catalogue = ctx.services.inquiries
     if catalogue is None or not catalogue.several:
         return ""
-    if _gone(ctx, name):
-        return f" of {name}"
-    return f" of {catalogue.resolve(name).title}"
+    return f" of {_title(ctx, name)}"
 
 
 def _title(ctx: Context, name: str) -> str:
+    """The inquiry's full name; just its name once the bot no longer serves it."""
     catalogue = ctx.services.inquiries
     assert catalogue is not None
     return name if _gone(ctx, name) else catalogue.resolve(name).title
