@@ -30,6 +30,7 @@ from adapters.discord.delivery import DiscordSender
 from adapters.discord.lib import app_commands, discord
 from adapters.discord.render import PAGE_LIMIT, render_reply, rendered_length
 from adapters.inbound import clean_text
+from adapters.reconnect import START_BACKOFF, doubled
 from bot.core import BriefingBot
 from bot.errors import ConfigError
 from bot.messages import IncomingMessage, Reply, Suggestion
@@ -39,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 DEFER_AFTER = 2.0  # Discord wants a first answer to an interaction within 3 seconds
 MAX_RATELIMIT_WAIT = 60.0  # longer waits come back to the scheduler as "retry later"
-START_BACKOFF = 1.0  # first wait before trying an unreachable Discord again, doubling
-MAX_START_BACKOFF = 60.0
 _TRUE = {"1", "true", "yes", "on"}
 
 OnChatGone = Callable[[str, str], Awaitable[None]]  # (chat key, reason)
@@ -253,7 +252,7 @@ class DiscordAdapter:
                 ) from None
             except (OSError, TimeoutError, discord.DiscordServerError) as err:
                 # aiohttp's connection errors are OSErrors too.
-                wait, backoff = backoff, min(backoff * 2, MAX_START_BACKOFF)
+                wait, backoff = backoff, doubled(backoff)
                 logger.warning(
                     "could not reach Discord (%s: %s); trying again in %.0f s",
                     type(err).__name__,

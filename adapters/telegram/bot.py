@@ -52,6 +52,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from adapters.inbound import clean_optional, clean_text
+from adapters.reconnect import START_BACKOFF, doubled
 from adapters.telegram.delivery import PLATFORM, InFlightCap, TelegramSender, retry_seconds
 from adapters.telegram.guard import FloodGate, TelegramModerators, Verdict
 from adapters.telegram.http import AiohttpRequest
@@ -100,9 +101,6 @@ _ADDRESSED = re.compile(r"/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 # Bot API requests on the wire at once: Telegram allows about 30 sends a second, and at
 # 0.1-0.3 s a round trip that needs fewer than 10; more connections only cost CPU.
 DEFAULT_POOL = 8
-# Reaching Telegram at start: the first retry after 1 s, doubling up to once a minute.
-START_BACKOFF = 1.0
-MAX_START_BACKOFF = 60.0
 _GONE_STATUSES = frozenset({ChatMemberStatus.LEFT.value, ChatMemberStatus.BANNED.value})
 
 
@@ -225,7 +223,7 @@ class TelegramAdapter:
             except NetworkError as err:  # timeouts and connection failures
                 if isinstance(err, BadRequest):
                     raise  # Telegram answered: trying again would get the same answer
-                wait, backoff = backoff, min(backoff * 2, MAX_START_BACKOFF)
+                wait, backoff = backoff, doubled(backoff)
                 reason = self.redactor.redact(f"{type(err).__name__}: {err.message}")
             logger.warning("could not reach Telegram (%s); trying again in %.0f s", reason, wait)
             await self.stop()  # what had started, so the next try starts afresh
