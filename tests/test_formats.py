@@ -352,6 +352,10 @@ def test_a_folder_with_no_readable_document_names_each_fault(tmp_path: Path) -> 
     (tmp_path / "c.txt").write_text("Vetting was found to be weak across the force.")
     [document] = load_corpus(tmp_path).documents  # the readable one is served
     assert document.id == "c"
+    # A sidecar that is not valid JSON leaves its document out too, and the rest are served.
+    (tmp_path / "d.txt").write_text("Misconduct cases took years to resolve.")
+    (tmp_path / "d.json").write_text("{not json")
+    assert [d.id for d in load_corpus(tmp_path).documents] == ["c"]
 
 
 def test_a_pdf_contents_page_with_leaders(tmp_path: Path) -> None:

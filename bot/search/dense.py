@@ -243,7 +243,7 @@ def _centres_path(vectors_path: Path) -> Path:
 
 def _read_centres(path: Path, vectors: Vectors) -> Vectors | None:
     """The cached centres, when they fit these vectors; a damaged file is ignored."""
-    if not path.exists() or not _regular(path):
+    if not _regular(path):
         return None
     try:
         centres = np.load(path, allow_pickle=False)
